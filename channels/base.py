@@ -1,0 +1,123 @@
+"""The one interface every platform connector implements, and the errors it may raise.
+
+A connector maps platform payloads to `PlatformMessage` and our replies to platform calls.
+It never touches the database: the inbox services store what it returns, so that storing
+and advancing the cursor happen in one transaction (docs/architecture.md, "Polling").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from channels.models import Channel
+
+
+@dataclass(frozen=True)
+class PlatformAuthor:
+    external_id: str
+    username: str = ""
+    display_name: str = ""
+    avatar_url: str = ""
+
+
+@dataclass(frozen=True)
+class PlatformMessage:
+    external_id: str
+    # Messages with the same thread key on a channel form one conversation.
+    thread_key: str
+    author: PlatformAuthor
+    text: str
+    sent_at: datetime
+    in_reply_to_external_id: str = ""
+    # Written by the channel's own account: an echo of a reply, never a citizen message.
+    is_from_account: bool = False
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RejectedItem:
+    """A platform item we could not understand; kept (raw) for an admin instead of dropped."""
+
+    reason: str
+    raw: Any
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    messages: list[PlatformMessage]
+    # The connector's cursor after these messages; stored only together with them.
+    cursor: dict[str, Any]
+    rejected: list[RejectedItem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SentReply:
+    external_id: str
+    raw: dict[str, Any]
+
+
+class ConnectorError(Exception):
+    """Base of every error a connector raises; `str()` is shown to staff, so keep it plain."""
+
+    # Whether trying again later may succeed without anyone changing anything.
+    transient = False
+
+
+class TransientError(ConnectorError):
+    """Timeouts before the request was sent, connection refused, 5xx on reads."""
+
+    transient = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(TransientError):
+    """The platform asked us to wait; `retry_after` comes from its reset header."""
+
+
+class DeliveryUnknown(TransientError):
+    """A reply was sent but no answer came back: it may or may not have been posted.
+
+    Whoever retries must first look on the platform (`Connector.find_reply`).
+    """
+
+
+class AuthenticationFailed(ConnectorError):
+    """Credentials missing, wrong, revoked or expired: an admin must act."""
+
+
+class Rejected(ConnectorError):
+    """The platform refused this request (too long, duplicate, deleted target …)."""
+
+
+class MalformedResponse(ConnectorError):
+    """The platform answered with something we do not understand."""
+
+
+class Connector(Protocol):
+    channel: Channel
+    # Longest reply text the platform accepts, in characters.
+    max_reply_length: int
+
+    def fetch_new(self) -> FetchResult:
+        """Everything new since the channel's cursor (or its history window on first poll)."""
+        ...
+
+    def send_reply(self, *, text: str, in_reply_to_external_id: str) -> SentReply:
+        """Post a public reply under the given platform message."""
+        ...
+
+    def find_reply(
+        self, *, text: str, in_reply_to_external_id: str, not_before: datetime
+    ) -> SentReply | None:
+        """Look on the platform for a reply we may have posted already (after DeliveryUnknown)."""
+        ...
+
+    def check(self) -> str:
+        """Verify credentials and reachability; return a description of the account."""
+        ...

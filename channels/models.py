@@ -1,0 +1,73 @@
+"""A channel is one account of the municipality on one platform (e.g. @gemeentedemodorp on X)."""
+
+from django.db import models
+from django.db.models import Q
+
+# The platforms' real API hosts. A channel stores its own base URL so that it can point at
+# the local sandbox platform (development, tests) or a self-hosted Mastodon instance.
+DEFAULT_API_BASE_URLS = {
+    "twitter": "https://api.twitter.com",
+    "facebook": "https://graph.facebook.com",
+    "mastodon": "https://social.overheid.nl",
+}
+
+
+class Channel(models.Model):
+    class Kind(models.TextChoices):
+        TWITTER = "twitter", "X (Twitter)"
+        FACEBOOK = "facebook", "Facebook"
+        MASTODON = "mastodon", "Mastodon"
+
+    class Health(models.TextChoices):
+        UNKNOWN = "unknown", "Not polled yet"
+        OK = "ok", "OK"
+        FAILING = "failing", "Failing"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # Stable, script-friendly name used by `manage.py channels poll NAME`.
+    name = models.SlugField(max_length=64, unique=True)
+    account_id = models.CharField(max_length=64)
+    account_handle = models.CharField(max_length=100, blank=True)
+    api_base_url = models.URLField(max_length=300)
+    # Fernet token of a JSON object with the client library's own parameter names
+    # (channels/credentials.py); never stored or logged in plain text.
+    credentials_encrypted = models.TextField(blank=True)
+    # Connector-owned position in the platform's timeline, e.g. {"mentions_since_id": "…"}.
+    # Advanced only in the transaction that stores the messages it covers.
+    cursor = models.JSONField(default=dict, blank=True)
+    poll_interval_seconds = models.PositiveIntegerField(default=60)
+    history_days = models.PositiveSmallIntegerField(default=7)
+    is_active = models.BooleanField(default=True)
+
+    health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    # Set when the platform told us to back off (rate limit); polls wait until then.
+    paused_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                name="channel_kind_valid", condition=Q(kind__in=["twitter", "facebook", "mastodon"])
+            ),
+            models.CheckConstraint(
+                name="channel_health_valid", condition=Q(health__in=["unknown", "ok", "failing"])
+            ),
+            # Platforms rate-limit; polling faster than every 10 s only burns the quota.
+            models.CheckConstraint(
+                name="channel_poll_interval_min_10s", condition=Q(poll_interval_seconds__gte=10)
+            ),
+            models.CheckConstraint(
+                name="channel_history_days_1_to_30",
+                condition=Q(history_days__gte=1, history_days__lte=30),
+            ),
+            # One Webcare channel per platform account: two would import every message twice.
+            models.UniqueConstraint(fields=["kind", "account_id"], name="channel_unique_account"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"

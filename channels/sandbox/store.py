@@ -1,0 +1,302 @@
+"""The sandbox's memory: citizen tweets, the account's own tweets, users, and ids.
+
+Everything goes through one re-entrant lock, because the HTTP server answers requests on
+many threads and the background generator writes from yet another one. After every change
+the whole state is written to disk (when a path is configured), so a restarted sandbox
+shows the same timeline our Django app already imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from copy import deepcopy
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from channels.sandbox.accounts import DEMO_ACCOUNT_ID, DEMO_NAME, DEMO_USERNAME, stable_user_id
+
+Tweet = dict[str, Any]
+User = dict[str, Any]
+
+# X's snowflake epoch (2010-11-04). Ids built from it look and sort like real tweet ids.
+TWITTER_EPOCH_MS: Final = 1_288_834_974_657
+_SEQUENCE_BITS: Final = 22
+
+STATE_FORMAT: Final = "webcare-sandbox-x/1"
+
+_ACCOUNT_MENTION = re.compile(rf"@{DEMO_USERNAME}\b", re.IGNORECASE)
+
+
+class UnknownTweetError(LookupError):
+    """A tweet id that the sandbox has never seen (or that was reset away)."""
+
+    def __init__(self, tweet_id: str) -> None:
+        super().__init__(tweet_id)
+        self.tweet_id = tweet_id
+
+
+class DuplicateContentError(ValueError):
+    """The account already posted this exact text; X refuses to post it twice."""
+
+
+def format_timestamp(moment: datetime) -> str:
+    """Format like X does: UTC, millisecond precision, trailing Z."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse an ISO 8601 / RFC 3339 timestamp that carries its own time zone.
+
+    X rejects timestamps without a zone, and so do we: guessing a zone would make a
+    start_time filter silently off by an hour or two.
+    """
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no time zone; end it with Z")
+    return moment.astimezone(UTC)
+
+
+def mentions_account(text: str) -> bool:
+    return _ACCOUNT_MENTION.search(text) is not None
+
+
+def _demo_user() -> User:
+    return {
+        "id": DEMO_ACCOUNT_ID,
+        "name": DEMO_NAME,
+        "username": DEMO_USERNAME,
+        "created_at": "2022-10-03T08:00:00.000Z",
+        "description": "Het officiële webcare-account van Gemeente Demodorp (sandbox).",
+        "protected": False,
+        "verified": True,
+    }
+
+
+class TweetStore:
+    """Thread-safe, optionally persisted state of the sandbox platform."""
+
+    def __init__(self, state_path: Path | None = None) -> None:
+        self._lock = threading.RLock()
+        self._state_path = state_path
+        self._last_id = 0
+        self._clear()
+
+    def _clear(self) -> None:
+        # _last_id deliberately survives a reset: a client that kept its since_id cursor
+        # must never see new tweets with ids below it.
+        self.generated_count = 0
+        self._users: dict[str, User] = {DEMO_ACCOUNT_ID: _demo_user()}
+        self._mentions: list[Tweet] = []
+        self._replies: list[Tweet] = []
+        self._tweets_by_id: dict[str, Tweet] = {}
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Hold the lock across several calls that must see one consistent state."""
+        with self._lock:
+            yield
+
+    # ----------------------------------------------------------------- persistence
+
+    def load(self) -> bool:
+        """Load the state file if there is one. Returns whether anything was loaded."""
+        if self._state_path is None or not self._state_path.exists():
+            return False
+        with self._lock:
+            raw = json.loads(self._state_path.read_text(encoding="utf-8"))
+            if raw.get("format") != STATE_FORMAT:
+                # Refuse rather than silently wipe a file we do not understand.
+                raise ValueError(f"{self._state_path} is not a sandbox state file")
+            self._clear()
+            self._last_id = max(self._last_id, int(raw["last_id"]))
+            self.generated_count = int(raw.get("generated_count", 0))
+            for user in raw["users"]:
+                self._users[user["id"]] = user
+            self._mentions = list(raw["mentions"])
+            self._replies = list(raw["replies"])
+            for tweet in self._mentions + self._replies:
+                self._tweets_by_id[tweet["id"]] = tweet
+        return True
+
+    def _save(self) -> None:
+        if self._state_path is None:
+            return
+        payload = {
+            "format": STATE_FORMAT,
+            "last_id": str(self._last_id),
+            "generated_count": self.generated_count,
+            "users": list(self._users.values()),
+            "mentions": self._mentions,
+            "replies": self._replies,
+        }
+        directory = self._state_path.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        # Write next to the target and rename over it: a crash mid-write leaves the old
+        # file intact instead of a half-written one that would refuse to load.
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=directory, prefix=".sandbox-", suffix=".tmp", delete=False
+        ) as handle:
+            json.dump(payload, handle, ensure_ascii=False, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, self._state_path)
+
+    # ----------------------------------------------------------------- ids & users
+
+    def next_id(self) -> str:
+        """A snowflake-like id, strictly greater than every id handed out before.
+
+        The clock part makes ids look like X's; taking the maximum with last + 1 keeps
+        them increasing within one millisecond and when the clock jumps backwards (or a
+        state file from a faster clock is loaded), which since_id filtering relies on.
+        """
+        with self._lock:
+            from_clock = (int(time.time() * 1000) - TWITTER_EPOCH_MS) << _SEQUENCE_BITS
+            self._last_id = max(from_clock, self._last_id + 1)
+            return str(self._last_id)
+
+    def ensure_user(self, username: str, name: str, user_id: str | None = None) -> User:
+        """Find or register a citizen; the same username always maps to the same id."""
+        with self._lock:
+            resolved_id = user_id or self._user_id_for_username(username)
+            if resolved_id == DEMO_ACCOUNT_ID:
+                raise ValueError("citizens cannot post as the municipality's own account")
+            user = self._users.get(resolved_id)
+            if user is None:
+                user = {
+                    "id": resolved_id,
+                    "name": name,
+                    "username": username,
+                    "created_at": format_timestamp(datetime.now(UTC)),
+                    "description": "",
+                    "protected": False,
+                    "verified": False,
+                }
+                self._users[resolved_id] = user
+            else:
+                # People rename themselves on X; keep the newest name and handle.
+                user["name"], user["username"] = name, username
+            return deepcopy(user)
+
+    def _user_id_for_username(self, username: str) -> str:
+        for user in self._users.values():
+            if user["username"].lower() == username.lower():
+                return str(user["id"])
+        return stable_user_id(username)
+
+    def get_user(self, user_id: str) -> User | None:
+        with self._lock:
+            user = self._users.get(user_id)
+            return deepcopy(user) if user else None
+
+    # ----------------------------------------------------------------- tweets
+
+    def get_tweet(self, tweet_id: str) -> Tweet | None:
+        with self._lock:
+            tweet = self._tweets_by_id.get(tweet_id)
+            return deepcopy(tweet) if tweet else None
+
+    def _new_tweet(
+        self, text: str, author_id: str, in_reply_to_tweet_id: str | None, created_at: datetime
+    ) -> Tweet:
+        tweet_id = self.next_id()
+        tweet: Tweet = {
+            "id": tweet_id,
+            "text": text,
+            "created_at": format_timestamp(created_at),
+            "author_id": author_id,
+            "conversation_id": tweet_id,
+            "lang": "nl",
+            "edit_history_tweet_ids": [tweet_id],
+        }
+        if in_reply_to_tweet_id is not None:
+            parent = self._tweets_by_id.get(in_reply_to_tweet_id)
+            if parent is None:
+                raise UnknownTweetError(in_reply_to_tweet_id)
+            # Like X: a reply joins the thread of its parent, however deep the thread is.
+            tweet["conversation_id"] = parent["conversation_id"]
+            tweet["in_reply_to_user_id"] = parent["author_id"]
+            tweet["referenced_tweets"] = [{"type": "replied_to", "id": parent["id"]}]
+        return tweet
+
+    def add_mention(
+        self,
+        text: str,
+        author_id: str,
+        in_reply_to_tweet_id: str | None = None,
+        created_at: datetime | None = None,
+        lang: str = "nl",
+    ) -> Tweet:
+        """Store a citizen tweet; it always mentions the account, as a mention must."""
+        if not mentions_account(text):
+            text = f"@{DEMO_USERNAME} {text}"
+        with self._lock:
+            if author_id not in self._users:
+                raise ValueError(f"unknown author {author_id}; register with ensure_user")
+            tweet = self._new_tweet(
+                text, author_id, in_reply_to_tweet_id, created_at or datetime.now(UTC)
+            )
+            tweet["lang"] = lang
+            self._mentions.append(tweet)
+            self._tweets_by_id[tweet["id"]] = tweet
+            self._save()
+            return deepcopy(tweet)
+
+    def post_as_account(self, text: str, in_reply_to_tweet_id: str | None) -> Tweet:
+        """Store a tweet by the municipality, checked the way X checks a POST /2/tweets."""
+        with self._lock:
+            # X compares against the account's earlier tweets, not everyone's.
+            if any(reply["text"] == text for reply in self._replies):
+                raise DuplicateContentError(text)
+            tweet = self._new_tweet(text, DEMO_ACCOUNT_ID, in_reply_to_tweet_id, datetime.now(UTC))
+            self._replies.append(tweet)
+            self._tweets_by_id[tweet["id"]] = tweet
+            self._save()
+            return deepcopy(tweet)
+
+    def mentions(self) -> list[Tweet]:
+        """All citizen tweets, oldest first."""
+        with self._lock:
+            return deepcopy(self._mentions)
+
+    def replies(self) -> list[Tweet]:
+        """All tweets the account posted, oldest first."""
+        with self._lock:
+            return deepcopy(self._replies)
+
+    def users(self) -> list[User]:
+        with self._lock:
+            return deepcopy(list(self._users.values()))
+
+    def snapshot(self) -> dict[str, list[Any]]:
+        """Mentions, replies and users as one consistent copy (oldest first)."""
+        with self._lock:
+            return {
+                "mentions": deepcopy(self._mentions),
+                "replies": deepcopy(self._replies),
+                "users": deepcopy(list(self._users.values())),
+            }
+
+    def is_empty(self) -> bool:
+        with self._lock:
+            return not self._mentions and not self._replies
+
+    def count_generated(self) -> int:
+        """Advance and return the generator's sequence number (persisted with the state)."""
+        with self._lock:
+            self.generated_count += 1
+            return self.generated_count
+
+    def reset(self) -> None:
+        with self._lock:
+            self._clear()
+            self._save()

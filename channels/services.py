@@ -1,0 +1,129 @@
+"""State changes of channels: creating them, polling them, recording their health."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from channels.base import ConnectorError, RateLimited
+from channels.credentials import encrypt_credentials
+from channels.models import DEFAULT_API_BASE_URLS, Channel
+from channels.registry import get_connector
+from inbox.services import audit, messages_ingest
+
+logger = logging.getLogger(__name__)
+
+# Credential names per platform: the client library's own parameter names.
+REQUIRED_CREDENTIALS = {
+    Channel.Kind.TWITTER: (
+        "bearer_token",
+        "consumer_key",
+        "consumer_secret",
+        "access_token",
+        "access_token_secret",
+    ),
+}
+
+
+class ChannelError(Exception):
+    """A channel cannot be created or changed as asked; the message is shown to the admin."""
+
+
+@transaction.atomic
+def channel_create(
+    *,
+    kind: str,
+    name: str,
+    account_id: str,
+    credentials: dict[str, str],
+    api_base_url: str = "",
+    account_handle: str = "",
+    poll_interval_seconds: int = 60,
+    history_days: int = 7,
+    actor: AbstractBaseUser | None = None,
+) -> Channel:
+    if kind not in Channel.Kind.values:
+        raise ChannelError(f"Unknown channel kind {kind!r}; choose from {', '.join(Channel.Kind.values)}.")
+    required = REQUIRED_CREDENTIALS.get(Channel.Kind(kind), ())
+    missing = [key for key in required if not credentials.get(key)]
+    unknown = [key for key in credentials if required and key not in required]
+    if missing:
+        raise ChannelError(f"Missing credentials for {kind}: {', '.join(missing)}.")
+    if unknown:
+        raise ChannelError(f"Unknown credential names for {kind}: {', '.join(unknown)}.")
+    if Channel.objects.filter(name=name).exists():
+        raise ChannelError(f"A channel named {name!r} exists already.")
+    if Channel.objects.filter(kind=kind, account_id=account_id).exists():
+        raise ChannelError(f"Account {account_id} on {kind} is connected already.")
+    channel = Channel(
+        kind=kind,
+        name=name,
+        account_id=account_id,
+        account_handle=account_handle,
+        api_base_url=(api_base_url or DEFAULT_API_BASE_URLS[kind]).rstrip("/"),
+        credentials_encrypted=encrypt_credentials(credentials),
+        poll_interval_seconds=poll_interval_seconds,
+        history_days=history_days,
+    )
+    channel.full_clean()
+    channel.save()
+    # The audit trail records which credentials were set, never their values.
+    audit(
+        "channel.created",
+        actor=actor,
+        channel_id=channel.id,
+        kind=kind,
+        credential_names=sorted(credentials),
+    )
+    return channel
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    succeeded: bool
+    new_messages: int = 0
+    error: str = ""
+
+
+def channel_poll(*, channel_id: int) -> PollOutcome:
+    """Fetch what is new on the platform and store it. Callers hold the channel's poll lock."""
+    channel = Channel.objects.get(id=channel_id)
+    Channel.objects.filter(id=channel_id).update(last_polled_at=timezone.now())
+    try:
+        fetched = get_connector(channel).fetch_new()
+    except ConnectorError as error:
+        retry_after = error.retry_after if isinstance(error, RateLimited) else None
+        channel_record_poll_failure(channel_id=channel_id, error=str(error), retry_after=retry_after)
+        return PollOutcome(succeeded=False, error=str(error))
+    except Exception as error:
+        channel_record_poll_failure(channel_id=channel_id, error=f"Internal error: {error!r}")
+        raise
+    result = messages_ingest(channel_id=channel_id, fetched=fetched)
+    logger.info(
+        "channel polled",
+        extra={"channel": channel.name, "new_messages": result.new_messages, "echoes": result.echoes},
+    )
+    return PollOutcome(succeeded=True, new_messages=result.new_messages)
+
+
+@transaction.atomic
+def channel_record_poll_failure(
+    *, channel_id: int, error: str, retry_after: float | None = None
+) -> None:
+    channel = Channel.objects.select_for_update().get(id=channel_id)
+    now = timezone.now()
+    is_news = channel.health != Channel.Health.FAILING or channel.last_error != error
+    channel.health = Channel.Health.FAILING
+    channel.last_error = error
+    channel.last_error_at = now
+    channel.paused_until = now + timedelta(seconds=retry_after) if retry_after else None
+    channel.save(update_fields=["health", "last_error", "last_error_at", "paused_until"])
+    logger.warning("channel poll failed", extra={"channel": channel.name, "error": error})
+    # One audit row per distinct failure, not one per poll while a platform is down.
+    if is_news:
+        audit("channel.poll_failed", channel_id=channel.id, error=error)

@@ -1,0 +1,61 @@
+"""Creates the demo team and the demo X channel for `make run`. Safe to run repeatedly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from channels.models import Channel
+from channels.sandbox import DEMO_ACCOUNT_ID, DEMO_CREDENTIALS, DEMO_USERNAME
+from channels.services import channel_create
+from inbox.models import AgentProfile
+from inbox.services import staff_member_create
+
+DEMO_PASSWORD = "webcare-demo"  # noqa: S105 - a published demo login, never in production
+DEMO_STAFF = [
+    ("lotte", "Lotte", "de Vries", AgentProfile.Role.TEAM_LEAD),
+    ("anouk", "Anouk", "Jansen", AgentProfile.Role.AGENT),
+    ("bram", "Bram", "Bakker", AgentProfile.Role.AGENT),
+]
+DEMO_CHANNEL_NAME = "demodorp-x"
+
+
+class Command(BaseCommand):
+    help = "Create demo staff and the demo X channel pointing at the local sandbox platform."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force", action="store_true", help="Also when DEBUG is off (never in production)."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError("seed_demo creates well-known logins; it only runs with DEBUG=1.")
+        user_model = get_user_model()
+        for username, first_name, last_name, role in DEMO_STAFF:
+            if not user_model.objects.filter(username=username).exists():
+                staff_member_create(
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    role=role,
+                    first_name=first_name,
+                    last_name=last_name,
+                    on_duty=role == AgentProfile.Role.AGENT,
+                )
+        if not Channel.objects.filter(name=DEMO_CHANNEL_NAME).exists():
+            channel_create(
+                kind=Channel.Kind.TWITTER,
+                name=DEMO_CHANNEL_NAME,
+                account_id=DEMO_ACCOUNT_ID,
+                account_handle=DEMO_USERNAME,
+                api_base_url=f"http://127.0.0.1:{settings.WEBCARE_SANDBOX_PORT}",
+                credentials=dict(DEMO_CREDENTIALS),
+                poll_interval_seconds=10,
+            )
+        self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+        for username, first_name, _last_name, role in DEMO_STAFF:
+            label = "team lead" if role == AgentProfile.Role.TEAM_LEAD else "agent"
+            self.stdout.write(f"  {username:<6} {first_name} ({label})")

@@ -1,0 +1,171 @@
+"""Every read a view or the dashboard needs, with its query count kept flat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import (
+    Aggregate,
+    Count,
+    F,
+    FloatField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Extract
+
+from channels.models import Channel
+from inbox.models import AgentProfile, Conversation, Message
+
+INBOX_PAGE_SIZE = 100
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's continuous percentile, e.g. the median at 0.5."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(%(percentile)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression: object, *, percentile: float) -> None:
+        super().__init__(expression, percentile=percentile)
+
+
+def agent_profile_for(user: AbstractBaseUser) -> AgentProfile | None:
+    if not user.is_authenticated:
+        return None
+    return AgentProfile.objects.filter(user=user).first()
+
+
+def _with_last_message(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    last_message = Message.objects.filter(conversation=OuterRef("pk")).order_by("-sent_at", "-id")
+    return conversations.select_related("contact", "channel", "assignee").annotate(
+        last_message_text=Subquery(last_message.values("text")[:1]),
+        last_message_direction=Subquery(last_message.values("direction")[:1]),
+    )
+
+
+def conversations_assigned_to(user: AbstractBaseUser) -> list[Conversation]:
+    """An agent's own open conversations, newest activity first."""
+    conversations = Conversation.objects.filter(
+        assignee=user, status__in=[Conversation.Status.WAITING, Conversation.Status.ANSWERED]
+    ).order_by("-last_activity_at", "-id")
+    return list(_with_last_message(conversations)[:INBOX_PAGE_SIZE])
+
+
+def conversations_in_queue() -> list[Conversation]:
+    """Waiting conversations nobody has yet, the longest-waiting first."""
+    conversations = Conversation.objects.filter(
+        status=Conversation.Status.WAITING, assignee__isnull=True
+    ).order_by("waiting_since", "id")
+    return list(_with_last_message(conversations)[:INBOX_PAGE_SIZE])
+
+
+def conversation_for_display(conversation_id: int) -> Conversation:
+    return Conversation.objects.select_related("contact", "channel", "assignee").get(
+        id=conversation_id
+    )
+
+
+def conversation_messages(conversation: Conversation) -> list[Message]:
+    return list(
+        conversation.messages.select_related("author_user", "author_contact").order_by(
+            "sent_at", "id"
+        )
+    )
+
+
+def contact_other_conversations(conversation: Conversation, *, limit: int = 10) -> list[Conversation]:
+    """The citizen's earlier conversations on this channel: context for the agent."""
+    return list(
+        Conversation.objects.filter(contact=conversation.contact)
+        .exclude(id=conversation.id)
+        .select_related("assignee")
+        .order_by("-last_activity_at")[:limit]
+    )
+
+
+def reply_for_status(message_id: int) -> Message:
+    return Message.objects.select_related("author_user").get(
+        id=message_id, direction=Message.Direction.OUTBOUND
+    )
+
+
+@dataclass(frozen=True)
+class ChannelMetrics:
+    channel: Channel | None  # None: all channels together
+    messages_in: int
+    conversations_answered: int
+    waiting_now: int
+    median_first_response_seconds: float | None
+    p90_first_response_seconds: float | None
+
+
+def dashboard_metrics(*, now: datetime, days: int = 7) -> list[ChannelMetrics]:
+    """Per channel, then a total row: traffic and first response times of the last `days`.
+
+    First response time is measured per conversation that started in the window, from the
+    citizen's first message to our first reply reaching the platform.
+    """
+    since = now - timedelta(days=days)
+    channels = list(Channel.objects.order_by("name"))
+
+    def per_channel(rows: QuerySet) -> dict[int | None, dict]:
+        return {row["channel_id"]: row for row in rows}
+
+    messages_in = per_channel(
+        Message.objects.filter(direction=Message.Direction.INBOUND, sent_at__gte=since)
+        .values("channel_id")
+        .annotate(count=Count("id"))
+    )
+    answered = per_channel(
+        Message.objects.filter(
+            direction=Message.Direction.OUTBOUND,
+            delivery_status=Message.DeliveryStatus.SENT,
+            delivered_at__gte=since,
+        )
+        .values("channel_id")
+        .annotate(count=Count("conversation_id", distinct=True))
+    )
+    waiting = per_channel(
+        Conversation.objects.filter(status=Conversation.Status.WAITING)
+        .values("channel_id")
+        .annotate(count=Count("id"))
+    )
+    responded = Conversation.objects.filter(
+        first_inbound_at__gte=since, first_response_at__isnull=False
+    ).annotate(
+        response_seconds=Extract(F("first_response_at") - F("first_inbound_at"), "epoch")
+    )
+    percentiles = {
+        "median": PercentileCont("response_seconds", percentile=0.5),
+        "p90": PercentileCont("response_seconds", percentile=0.9),
+    }
+    response_times = per_channel(responded.values("channel_id").annotate(**percentiles))
+    overall = responded.aggregate(**percentiles)
+
+    rows = [
+        ChannelMetrics(
+            channel=channel,
+            messages_in=messages_in.get(channel.id, {}).get("count", 0),
+            conversations_answered=answered.get(channel.id, {}).get("count", 0),
+            waiting_now=waiting.get(channel.id, {}).get("count", 0),
+            median_first_response_seconds=response_times.get(channel.id, {}).get("median"),
+            p90_first_response_seconds=response_times.get(channel.id, {}).get("p90"),
+        )
+        for channel in channels
+    ]
+    rows.append(
+        ChannelMetrics(
+            channel=None,
+            messages_in=sum(row.messages_in for row in rows),
+            conversations_answered=sum(row.conversations_answered for row in rows),
+            waiting_now=sum(row.waiting_now for row in rows),
+            median_first_response_seconds=overall["median"],
+            p90_first_response_seconds=overall["p90"],
+        )
+    )
+    return rows

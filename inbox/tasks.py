@@ -1,0 +1,22 @@
+"""Celery tasks of the inbox: thin wrappers that take ids and call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from inbox import services
+
+
+@shared_task(name="inbox.assign_waiting", ignore_result=True)
+def assign_waiting() -> int:
+    return services.conversations_assign_waiting()
+
+
+@shared_task(name="inbox.send_reply", ignore_result=True)
+def send_reply(message_id: int) -> None:
+    services.reply_deliver(message_id=message_id)
+
+
+@shared_task(name="inbox.recover_stuck_replies", ignore_result=True)
+def recover_stuck_replies() -> int:
+    return services.replies_recover_stuck()

@@ -1,0 +1,184 @@
+"""Pages of the agents' workspace. Each view checks access, calls one service or selector,
+and renders; htmx requests get only the partial they refresh."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from channels.registry import get_connector
+from channels.selectors import channels_failing, channels_with_health
+from inbox import selectors, services
+from inbox.forms import ReplyForm
+from inbox.models import AgentProfile, Conversation, Message
+
+View = Callable[..., HttpResponse]
+
+
+def staff_required(view: View) -> View:
+    """Logged in and a member of the webcare team (has an agent profile)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        profile = selectors.agent_profile_for(request.user)
+        if profile is None:
+            raise PermissionDenied(_("Your account is not part of the webcare team."))
+        request.agent_profile = profile  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def team_lead_required(view: View) -> View:
+    @staff_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.agent_profile.role != AgentProfile.Role.TEAM_LEAD:  # type: ignore[attr-defined]
+            raise PermissionDenied(_("Only team leads can see the dashboard."))
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@require_GET
+@staff_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    context = {
+        "mine": selectors.conversations_assigned_to(request.user),
+        "queue": selectors.conversations_in_queue(),
+        "failing_channels": channels_failing(),
+    }
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "inbox/_lists.html", context)
+    return render(request, "inbox/inbox.html", context)
+
+
+def _conversation_or_404(conversation_id: int) -> Conversation:
+    try:
+        return selectors.conversation_for_display(conversation_id)
+    except Conversation.DoesNotExist as error:
+        raise Http404(_("This conversation does not exist.")) from error
+
+
+def _render_conversation(
+    request: HttpRequest, conversation: Conversation, form: ReplyForm, status: int = 200
+) -> HttpResponse:
+    context = {
+        "conversation": conversation,
+        "thread": selectors.conversation_messages(conversation),
+        "history": selectors.contact_other_conversations(conversation),
+        "form": form,
+    }
+    return render(request, "inbox/conversation.html", context, status=status)
+
+
+def _reply_max_length(conversation: Conversation) -> int:
+    return get_connector(conversation.channel).max_reply_length
+
+
+@require_GET
+@staff_required
+def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _conversation_or_404(conversation_id)
+    form = ReplyForm(max_length=_reply_max_length(conversation))
+    return _render_conversation(request, conversation, form)
+
+
+@require_POST
+@staff_required
+def reply_send(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _conversation_or_404(conversation_id)
+    max_length = _reply_max_length(conversation)
+    form = ReplyForm(request.POST, max_length=max_length)
+    if form.is_valid():
+        try:
+            services.reply_create(
+                conversation_id=conversation.id,
+                actor=request.user,
+                text=form.cleaned_data["text"],
+                idempotency_key=form.cleaned_data["idempotency_key"],
+                max_length=max_length,
+            )
+        except services.ServiceError as error:
+            form.add_error("text", str(error))
+        else:
+            flash.success(request, _("Your reply is queued for sending."))
+            return redirect("inbox:conversation", conversation_id=conversation.id)
+    # Keep the key: resubmitting the corrected form must still be one reply.
+    return _render_conversation(request, conversation, form, status=422)
+
+
+@require_GET
+@staff_required
+def reply_status(request: HttpRequest, message_id: int) -> HttpResponse:
+    try:
+        message = selectors.reply_for_status(message_id)
+    except Message.DoesNotExist as error:
+        raise Http404(_("This reply does not exist.")) from error
+    return render(request, "inbox/_delivery_status.html", {"message": message})
+
+
+@require_POST
+@staff_required
+def reply_retry(request: HttpRequest, message_id: int) -> HttpResponse:
+    try:
+        message = services.reply_retry(message_id=message_id, actor=request.user)
+    except Message.DoesNotExist as error:
+        raise Http404(_("This reply does not exist.")) from error
+    except services.ServiceError as error:
+        flash.error(request, str(error))
+        message = selectors.reply_for_status(message_id)
+    return redirect("inbox:conversation", conversation_id=message.conversation_id)
+
+
+@require_POST
+@staff_required
+def conversation_take(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    try:
+        services.conversation_take(conversation_id=conversation_id, actor=request.user)
+    except Conversation.DoesNotExist as error:
+        raise Http404(_("This conversation does not exist.")) from error
+    except services.ServiceError as error:
+        flash.error(request, str(error))
+        return redirect("inbox:inbox")
+    return redirect("inbox:conversation", conversation_id=conversation_id)
+
+
+@require_POST
+@staff_required
+def duty_toggle(request: HttpRequest) -> HttpResponse:
+    on_duty = request.POST.get("on_duty") == "1"
+    services.agent_set_on_duty(actor=request.user, on_duty=on_duty)
+    if on_duty:
+        flash.success(request, _("You are on duty: new conversations will be assigned to you."))
+    else:
+        flash.info(request, _("You are off duty: no new conversations will be assigned to you."))
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        return redirect(next_url)
+    return redirect("inbox:inbox")
+
+
+@require_GET
+@team_lead_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    context = {
+        "metrics": selectors.dashboard_metrics(now=timezone.now()),
+        "channels": channels_with_health(),
+        "days": 7,
+    }
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "inbox/_dashboard_tables.html", context)
+    return render(request, "inbox/dashboard.html", context)

@@ -1,0 +1,126 @@
+"""Shared fixtures: the fixed personas, the sandbox X platform over real HTTP, a real
+Celery worker on the real Redis broker.
+
+Personas (healthchecks-style): `agent` (Anouk) and `second_agent` (Bram) are on duty,
+`team_lead` (Lotte) leads the team, `outsider` has a login but is not on the team.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from django.db import connections as db_connections
+
+from channels.models import Channel
+from channels.sandbox import DEMO_ACCOUNT_ID, DEMO_CREDENTIALS, SandboxServer
+from channels.services import channel_create
+from inbox.models import AgentProfile
+from inbox.services import staff_member_create
+from webcare.celery import app as celery_app
+
+PASSWORD = "correct horse battery staple"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A queue of our own, so that a `make run` worker on the same Redis never takes our tasks.
+    celery_app.conf.task_default_queue = f"webcare-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    server = SandboxServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
+    sandbox_server.reset()
+    return sandbox_server
+
+
+@pytest.fixture
+def channel(db: None, sandbox: SandboxServer) -> Channel:
+    return channel_create(
+        kind=Channel.Kind.TWITTER,
+        name="demodorp-x",
+        account_id=DEMO_ACCOUNT_ID,
+        account_handle="gemeentedemodorp",
+        api_base_url=sandbox.url,
+        credentials=dict(DEMO_CREDENTIALS),
+    )
+
+
+@pytest.fixture
+def agent(db: None) -> AgentProfile:
+    return staff_member_create(
+        username="anouk", password=PASSWORD, first_name="Anouk", last_name="Jansen", on_duty=True
+    )
+
+
+@pytest.fixture
+def second_agent(db: None) -> AgentProfile:
+    return staff_member_create(
+        username="bram", password=PASSWORD, first_name="Bram", last_name="Bakker", on_duty=True
+    )
+
+
+@pytest.fixture
+def team_lead(db: None) -> AgentProfile:
+    return staff_member_create(
+        username="lotte",
+        password=PASSWORD,
+        first_name="Lotte",
+        last_name="de Vries",
+        role=AgentProfile.Role.TEAM_LEAD,
+    )
+
+
+@pytest.fixture
+def outsider(django_user_model):  # type: ignore[no-untyped-def]
+    return django_user_model.objects.create_user(username="charlie", password=PASSWORD)
+
+
+def _close_worker_thread_connections(**kwargs: object) -> None:
+    # Connections are per thread and kept open (CONN_MAX_AGE); an open one in the worker's
+    # thread would stop pytest-django from dropping the test database.
+    db_connections.close_all()
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[object]:
+    """A real Celery worker (in a thread of this process) consuming from the real Redis."""
+    task_postrun.connect(_close_worker_thread_connections)
+    try:
+        with start_worker(
+            celery_app,
+            pool="solo",
+            perform_ping_check=False,
+            loglevel="WARNING",
+            shutdown_timeout=30,
+        ) as worker:
+            yield worker
+    finally:
+        task_postrun.disconnect(_close_worker_thread_connections)
+
+
+def browser_required() -> bool:
+    return os.environ.get("WEBCARE_REQUIRE_BROWSER") == "1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_stray_test_database_sessions(django_db_setup: None, django_db_blocker) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Threads of the embedded worker and the live server keep their own connections, which
+    would block dropping the test database at the end; end them first."""
+    yield
+    with django_db_blocker.unblock(), db_connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

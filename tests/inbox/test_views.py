@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from inbox.models import Conversation, Message
+from inbox.services import conversation_take, conversations_assign_waiting
+from tests.conftest import PASSWORD
+from tests.inbox.helpers import citizen_writes
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def logged_in(client):
+    def login(profile_or_user):
+        user = getattr(profile_or_user, "user", profile_or_user)
+        assert client.login(username=user.username, password=PASSWORD)
+        return client
+
+    return login
+
+
+def test_the_inbox_requires_a_login(client):
+    response = client.get(reverse("inbox:inbox"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_people_outside_the_team_are_refused(logged_in, outsider):
+    response = logged_in(outsider).get(reverse("inbox:inbox"))
+    assert response.status_code == 403
+
+
+def test_the_inbox_shows_my_conversations_and_the_queue_in_flat_queries(
+    logged_in, agent, second_agent, channel, django_assert_max_num_queries
+):
+    for number in range(12):
+        citizen_writes(channel, username=f"burger{number}", text=f"Vraag {number}")
+    conversations_assign_waiting()
+    citizen_writes(channel, username="wachtend", text="Nog niemand heeft mij")
+    client = logged_in(agent)
+
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("inbox:inbox"))
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert content.count('class="conversation-row') == 6 + 1
+    assert "Nog niemand heeft mij" in content
+
+
+def test_the_inbox_lists_are_served_as_a_partial_to_htmx(logged_in, agent, channel):
+    citizen_writes(channel, username="hx", text="Partial")
+    response = logged_in(agent).get(reverse("inbox:inbox"), HTTP_HX_REQUEST="true")
+    content = response.content.decode()
+    assert "Partial" in content
+    assert "<html" not in content
+
+
+def test_the_inbox_is_in_dutch_even_for_an_english_browser_until_english_is_chosen(
+    logged_in, agent
+):
+    client = logged_in(agent)
+    english_browser = client.get(reverse("inbox:inbox"), HTTP_ACCEPT_LANGUAGE="en-GB")
+    assert "Mijn gesprekken" in english_browser.content.decode()
+
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert "My conversations" in client.get(reverse("inbox:inbox")).content.decode()
+
+
+def test_the_conversation_page_shows_the_thread_and_history_in_flat_queries(
+    logged_in, agent, channel, django_assert_max_num_queries
+):
+    for number in range(5):
+        conversation = citizen_writes(
+            channel, username="trouwe_burger", text=f"Bericht {number}", thread="thread-1"
+        )
+    citizen_writes(channel, username="trouwe_burger", text="Oud gesprek", thread="thread-0")
+    client = logged_in(agent)
+
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("inbox:conversation", args=[conversation.id]))
+
+    content = response.content.decode()
+    assert all(f"Bericht {number}" in content for number in range(5))
+    assert "Earlier conversations" in content or "Eerdere gesprekken" in content
+    assert 'maxlength="280"' in content
+
+
+def test_sending_a_reply_queues_it_once_even_when_submitted_twice(logged_in, agent, channel):
+    conversation = citizen_writes(channel)
+    client = logged_in(agent)
+    url = reverse("inbox:reply_send", args=[conversation.id])
+    form = {"text": "We komen het vandaag legen.", "idempotency_key": str(uuid.uuid4())}
+
+    first = client.post(url, form)
+    second = client.post(url, form)
+
+    assert first.status_code == second.status_code == 302
+    message = Message.objects.get(direction=Message.Direction.OUTBOUND)
+    assert message.delivery_status == Message.DeliveryStatus.QUEUED
+    assert message.author_user == agent.user
+
+
+def test_an_empty_reply_is_refused_with_a_message(logged_in, agent, channel):
+    conversation = citizen_writes(channel)
+    response = logged_in(agent).post(
+        reverse("inbox:reply_send", args=[conversation.id]),
+        {"text": "", "idempotency_key": str(uuid.uuid4())},
+    )
+    assert response.status_code == 422
+    assert 'role="alert"' in response.content.decode()
+    assert not Message.objects.filter(direction=Message.Direction.OUTBOUND).exists()
+
+
+def test_the_delivery_status_partial_polls_until_the_reply_is_done(logged_in, agent, channel):
+    conversation = citizen_writes(channel)
+    client = logged_in(agent)
+    client.post(
+        reverse("inbox:reply_send", args=[conversation.id]),
+        {"text": "Antwoord", "idempotency_key": str(uuid.uuid4())},
+    )
+    message = Message.objects.get(direction=Message.Direction.OUTBOUND)
+    url = reverse("inbox:reply_status", args=[message.id])
+
+    assert 'hx-trigger="every 2s"' in client.get(url).content.decode()
+    Message.objects.filter(id=message.id).update(
+        delivery_status=Message.DeliveryStatus.FAILED, delivery_error="X refused: test"
+    )
+    content = client.get(url).content.decode()
+    assert "hx-trigger" not in content
+    assert "X refused: test" in content
+
+
+def test_taking_a_conversation_a_colleague_has_shows_why_not(logged_in, agent, second_agent, channel):
+    conversation = citizen_writes(channel)
+    conversation_take(conversation_id=conversation.id, actor=second_agent.user)
+    client = logged_in(agent)
+
+    response = client.post(reverse("inbox:take", args=[conversation.id]), follow=True)
+
+    assert "Een collega heeft dit gesprek al." in response.content.decode()
+    conversation.refresh_from_db()
+    assert conversation.assignee == second_agent.user
+
+
+def test_going_off_duty_is_recorded(logged_in, agent):
+    logged_in(agent).post(reverse("inbox:duty"), {"on_duty": "0", "next": "https://evil.example/"})
+    agent.refresh_from_db()
+    assert agent.is_on_duty is False
+
+
+def test_the_dashboard_is_for_team_leads(logged_in, agent):
+    assert logged_in(agent).get(reverse("inbox:dashboard")).status_code == 403
+
+
+def test_the_dashboard_shows_traffic_and_response_times_in_flat_queries(
+    logged_in, team_lead, channel, django_assert_max_num_queries
+):
+    for number in range(3):
+        citizen_writes(channel, username=f"b{number}", sent_at=timezone.now() - timedelta(hours=1))
+    client = logged_in(team_lead)
+
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("inbox:dashboard"))
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "demodorp-x" in content
+    assert Conversation.objects.filter(status=Conversation.Status.WAITING).count() == 3
+
+
+def test_healthz_reports_database_and_broker(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+
+
+def test_healthz_names_what_is_down(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"].startswith("error")

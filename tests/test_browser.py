@@ -1,0 +1,70 @@
+"""One agent's whole path in a real browser: log in, open a conversation, reply, see it sent."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from channels.services import channel_poll
+from tests.conftest import PASSWORD, browser_required
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def page(monkeypatch) -> Iterator[object]:
+    if not os.path.exists(CHROMIUM):
+        if browser_required():
+            pytest.fail(f"Chromium is required (WEBCARE_REQUIRE_BROWSER=1) but {CHROMIUM} is missing")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    # Playwright's sync API runs an event loop in this thread; our ORM calls here are
+    # synchronous test set-up, not async code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        context = browser.new_context(locale="nl-NL")
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def test_an_agent_logs_in_answers_a_citizen_and_sees_the_reply_sent(
+    page, live_server, celery_worker, channel, sandbox, agent
+):
+    from playwright.sync_api import expect
+
+    sandbox.add_mention(
+        text="De lantaarnpaal voor Kerkstraat 12 is al een week kapot 💡", username="els", name="Els"
+    )
+    assert channel_poll(channel_id=channel.id).new_messages == 1
+
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Gebruikersnaam").fill(agent.user.username)
+    page.get_by_label("Wachtwoord").fill(PASSWORD)
+    page.get_by_role("button", name="Inloggen").click()
+
+    page.get_by_role("link", name="Els").first.click()
+    expect(page.get_by_text("lantaarnpaal voor Kerkstraat 12")).to_be_visible()
+    page.get_by_label("Je antwoord").fill("Dank je, Els! We sturen vandaag een monteur.")
+    page.get_by_role("button", name="Antwoord versturen").click()
+
+    expect(page.get_by_test_id("delivery-status")).to_have_text("Verstuurd", timeout=30_000)
+    [posted] = sandbox.replies()
+    assert posted["text"] == "Dank je, Els! We sturen vandaag een monteur."
