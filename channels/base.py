@@ -101,8 +101,6 @@ class MalformedResponse(ConnectorError):
 
 class Connector(Protocol):
     channel: Channel
-    # Longest reply text the platform accepts, in characters.
-    max_reply_length: int
 
     def fetch_new(self) -> FetchResult:
         """Everything new since the channel's cursor (or its history window on first poll)."""

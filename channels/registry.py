@@ -1,7 +1,26 @@
 """Picks the connector for a channel. The only place that knows every platform module."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from channels import tweet_text
 from channels.base import Connector, ConnectorError
 from channels.models import Channel
+
+
+@dataclass(frozen=True)
+class ReplyRules:
+    """What a platform accepts as a reply; needs no credentials, so views can use it."""
+
+    max_length: int
+    # The platform's own way of counting (X counts emoji as 2 and every URL as 23).
+    measure: Callable[[str], int]
+
+
+def reply_rules(kind: str) -> ReplyRules:
+    if kind == Channel.Kind.TWITTER:
+        return ReplyRules(tweet_text.MAX_TWEET_LENGTH, tweet_text.weighted_length)
+    raise ConnectorError(f"Replies on {kind} are not available yet in this version.")
 
 
 def get_connector(channel: Channel) -> Connector:

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -45,10 +45,12 @@ def channel_create(
     account_handle: str = "",
     poll_interval_seconds: int = 60,
     history_days: int = 7,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
 ) -> Channel:
     if kind not in Channel.Kind.values:
-        raise ChannelError(f"Unknown channel kind {kind!r}; choose from {', '.join(Channel.Kind.values)}.")
+        raise ChannelError(
+            f"Unknown channel kind {kind!r}; choose from {', '.join(Channel.Kind.values)}."
+        )
     required = REQUIRED_CREDENTIALS.get(Channel.Kind(kind), ())
     missing = [key for key in required if not credentials.get(key)]
     unknown = [key for key in credentials if required and key not in required]
@@ -98,7 +100,9 @@ def channel_poll(*, channel_id: int) -> PollOutcome:
         fetched = get_connector(channel).fetch_new()
     except ConnectorError as error:
         retry_after = error.retry_after if isinstance(error, RateLimited) else None
-        channel_record_poll_failure(channel_id=channel_id, error=str(error), retry_after=retry_after)
+        channel_record_poll_failure(
+            channel_id=channel_id, error=str(error), retry_after=retry_after
+        )
         return PollOutcome(succeeded=False, error=str(error))
     except Exception as error:
         channel_record_poll_failure(channel_id=channel_id, error=f"Internal error: {error!r}")
@@ -106,7 +110,11 @@ def channel_poll(*, channel_id: int) -> PollOutcome:
     result = messages_ingest(channel_id=channel_id, fetched=fetched)
     logger.info(
         "channel polled",
-        extra={"channel": channel.name, "new_messages": result.new_messages, "echoes": result.echoes},
+        extra={
+            "channel": channel.name,
+            "new_messages": result.new_messages,
+            "echoes": result.echoes,
+        },
     )
     return PollOutcome(succeeded=True, new_messages=result.new_messages)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import redis
@@ -41,7 +42,6 @@ def poll(channel_id: int) -> None:
     except Channel.DoesNotExist:
         return
     finally:
-        try:
+        # The lock may have expired while we worked; then there is nothing to release.
+        with contextlib.suppress(redis.exceptions.LockError):
             lock.release()
-        except redis.exceptions.LockError:
-            pass  # Expired while we worked; nothing to release.

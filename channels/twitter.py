@@ -45,7 +45,14 @@ CREDENTIAL_KEYS = (
     "access_token",
     "access_token_secret",
 )
-TWEET_FIELDS = ["author_id", "created_at", "conversation_id", "in_reply_to_user_id", "referenced_tweets", "lang"]
+TWEET_FIELDS = [
+    "author_id",
+    "created_at",
+    "conversation_id",
+    "in_reply_to_user_id",
+    "referenced_tweets",
+    "lang",
+]
 USER_FIELDS = ["username", "name", "profile_image_url"]
 EXPANSIONS = ["author_id", "referenced_tweets.id"]
 # X returns at most 800 mentions through since_id paging; 100 per page keeps it to 8 calls.
@@ -62,7 +69,7 @@ class ApiBaseSession(requests.Session):
         self.api_base_url = api_base_url.rstrip("/")
         self.default_timeout = timeout
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+    def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(url, str) and url.startswith(TWITTER_API_HOST):
             url = self.api_base_url + url[len(TWITTER_API_HOST) :]
         kwargs.setdefault("timeout", self.default_timeout)
@@ -78,8 +85,6 @@ def _platform_detail(error: tweepy.HTTPException) -> str:
 
 
 class TwitterConnector:
-    max_reply_length = 280
-
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
         credentials = decrypt_credentials(channel.credentials_encrypted)
@@ -140,7 +145,9 @@ class TwitterConnector:
                 break
         else:
             logger.warning(
-                "mentions paging stopped after %s pages", MAX_PAGES, extra={"channel": self.channel.name}
+                "mentions paging stopped after %s pages",
+                MAX_PAGES,
+                extra={"channel": self.channel.name},
             )
 
         messages: list[PlatformMessage] = []
@@ -227,9 +234,10 @@ class TwitterConnector:
                     for reference in tweet.get("referenced_tweets") or []
                     if reference.get("type") == "replied_to"
                 }
-                if in_reply_to_external_id in replied_to and html.unescape(
-                    str(tweet.get("text", ""))
-                ) == text:
+                if (
+                    in_reply_to_external_id in replied_to
+                    and html.unescape(str(tweet.get("text", ""))) == text
+                ):
                     return SentReply(external_id=str(tweet["id"]), raw=tweet)
             pagination_token = (page.get("meta") or {}).get("next_token")
             if not pagination_token:

@@ -17,7 +17,9 @@ class ReplyForm(forms.Form):
     def __init__(self, *args: object, max_length: int, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.max_length = max_length
-        self.fields["text"].max_length = max_length
+        text_field = self.fields["text"]
+        assert isinstance(text_field, forms.CharField)  # noqa: S101 - declared just above
+        text_field.max_length = max_length
         self.fields["text"].widget.attrs.update(
             {"maxlength": str(max_length), "data-max-length": str(max_length)}
         )

@@ -113,12 +113,15 @@ class Message(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     # Denormalised from the conversation so that uniqueness of platform ids is per channel.
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages")
     direction = models.CharField(max_length=16, choices=Direction.choices)
     # The platform's id; null for an outbound reply until the platform has accepted it.
-    external_id = models.CharField(max_length=64, null=True, blank=True)
+    # NULL, not "", so that the unique constraint lets many unsent replies coexist.
+    external_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     # The platform id of the message this one answers (outbound replies thread under it).
     in_reply_to_external_id = models.CharField(max_length=64, blank=True)
     author_contact = models.ForeignKey(
@@ -136,7 +139,8 @@ class Message(models.Model):
     sent_at = models.DateTimeField()
     raw = models.JSONField(default=dict, blank=True)
 
-    delivery_status = models.CharField(
+    # NULL for inbound messages, which have no delivery (enforced by message_inbound_shape).
+    delivery_status = models.CharField(  # noqa: DJ001
         max_length=16, choices=DeliveryStatus.choices, null=True, blank=True
     )
     delivery_error = models.TextField(blank=True)

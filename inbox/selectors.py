@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import (
     Aggregate,
     Count,
@@ -34,8 +34,8 @@ class PercentileCont(Aggregate):
         super().__init__(expression, percentile=percentile)
 
 
-def agent_profile_for(user: AbstractBaseUser) -> AgentProfile | None:
-    if not user.is_authenticated:
+def agent_profile_for(user: User | AnonymousUser) -> AgentProfile | None:
+    if isinstance(user, AnonymousUser):
         return None
     return AgentProfile.objects.filter(user=user).first()
 
@@ -48,7 +48,7 @@ def _with_last_message(conversations: QuerySet[Conversation]) -> QuerySet[Conver
     )
 
 
-def conversations_assigned_to(user: AbstractBaseUser) -> list[Conversation]:
+def conversations_assigned_to(user: User) -> list[Conversation]:
     """An agent's own open conversations, newest activity first."""
     conversations = Conversation.objects.filter(
         assignee=user, status__in=[Conversation.Status.WAITING, Conversation.Status.ANSWERED]
@@ -78,7 +78,9 @@ def conversation_messages(conversation: Conversation) -> list[Message]:
     )
 
 
-def contact_other_conversations(conversation: Conversation, *, limit: int = 10) -> list[Conversation]:
+def contact_other_conversations(
+    conversation: Conversation, *, limit: int = 10
+) -> list[Conversation]:
     """The citizen's earlier conversations on this channel: context for the agent."""
     return list(
         Conversation.objects.filter(contact=conversation.contact)
@@ -137,9 +139,7 @@ def dashboard_metrics(*, now: datetime, days: int = 7) -> list[ChannelMetrics]:
     )
     responded = Conversation.objects.filter(
         first_inbound_at__gte=since, first_response_at__isnull=False
-    ).annotate(
-        response_seconds=Extract(F("first_response_at") - F("first_inbound_at"), "epoch")
-    )
+    ).annotate(response_seconds=Extract(F("first_response_at") - F("first_inbound_at"), "epoch"))
     percentiles = {
         "median": PercentileCont("response_seconds", percentile=0.5),
         "p90": PercentileCont("response_seconds", percentile=0.9),

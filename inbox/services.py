@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -38,7 +38,7 @@ class ServiceError(Exception):
 def audit(
     action: str,
     *,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     channel_id: int | None = None,
     conversation_id: int | None = None,
     message_id: int | None = None,
@@ -104,7 +104,9 @@ def messages_ingest(*, channel_id: int, fetched: FetchResult) -> IngestResult:
             conversations[platform_message.thread_key] = conversation
             if created:
                 new_conversations += 1
-                audit("conversation.created", channel_id=channel.id, conversation_id=conversation.id)
+                audit(
+                    "conversation.created", channel_id=channel.id, conversation_id=conversation.id
+                )
 
         message = Message.objects.create(
             conversation=conversation,
@@ -125,9 +127,13 @@ def messages_ingest(*, channel_id: int, fetched: FetchResult) -> IngestResult:
     for rejected in fetched.rejected:
         # Kept with its raw payload where admins look, rather than silently dropped.
         logger.warning(
-            "rejected platform item: %s", rejected.reason, extra={"channel": channel.name, "reason": rejected.reason}
+            "rejected platform item: %s",
+            rejected.reason,
+            extra={"channel": channel.name, "reason": rejected.reason},
         )
-        audit("channel.item_rejected", channel_id=channel.id, reason=rejected.reason, raw=rejected.raw)
+        audit(
+            "channel.item_rejected", channel_id=channel.id, reason=rejected.reason, raw=rejected.raw
+        )
 
     previous_health = channel.health
     channel.cursor = fetched.cursor
@@ -326,7 +332,7 @@ def conversations_assign_waiting() -> int:
 
 
 @transaction.atomic
-def conversation_take(*, conversation_id: int, actor: AbstractBaseUser) -> Conversation:
+def conversation_take(*, conversation_id: int, actor: User) -> Conversation:
     """An agent takes an unassigned conversation from the queue."""
     updated = Conversation.objects.filter(id=conversation_id, assignee__isnull=True).update(
         assignee=actor, assigned_at=timezone.now()
@@ -347,7 +353,7 @@ def conversation_take(*, conversation_id: int, actor: AbstractBaseUser) -> Conve
 
 
 @transaction.atomic
-def agent_set_on_duty(*, actor: AbstractBaseUser, on_duty: bool) -> AgentProfile:
+def agent_set_on_duty(*, actor: User, on_duty: bool) -> AgentProfile:
     profile = AgentProfile.objects.select_for_update().get(user=actor)
     if profile.is_on_duty == on_duty:
         return profile
@@ -365,22 +371,28 @@ def agent_set_on_duty(*, actor: AbstractBaseUser, on_duty: bool) -> AgentProfile
 def reply_create(
     *,
     conversation_id: int,
-    actor: AbstractBaseUser,
+    actor: User,
     text: str,
     idempotency_key: uuid.UUID,
-    max_length: int,
 ) -> Message:
     """Queue a reply for delivery. The same idempotency key always yields the same reply."""
+    from channels.registry import reply_rules
+
     existing = Message.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
     text = text.strip()
     if not text:
         raise ServiceError(_("Write a reply first."))
-    if len(text) > max_length:
+    channel_kind = Channel.objects.values_list("kind", flat=True).get(
+        conversations__id=conversation_id
+    )
+    rules = reply_rules(channel_kind)
+    length = rules.measure(text)
+    if length > rules.max_length:
         raise ServiceError(
-            _("This reply has %(length)d characters; the channel allows %(max)d.")
-            % {"length": len(text), "max": max_length}
+            _("This reply counts %(length)d characters on the platform; it allows %(max)d.")
+            % {"length": length, "max": rules.max_length}
         )
     try:
         return _reply_create(conversation_id, actor, text, idempotency_key)
@@ -391,7 +403,7 @@ def reply_create(
 
 @transaction.atomic
 def _reply_create(
-    conversation_id: int, actor: AbstractBaseUser, text: str, idempotency_key: uuid.UUID
+    conversation_id: int, actor: User, text: str, idempotency_key: uuid.UUID
 ) -> Message:
     conversation = Conversation.objects.select_for_update().get(id=conversation_id)
     last_inbound = (
@@ -418,7 +430,7 @@ def _reply_create(
     conversation.last_activity_at = now
     if conversation.assignee_id is None:
         # Answering an unassigned conversation takes it, so nobody else picks it up.
-        conversation.assignee = actor  # type: ignore[assignment]
+        conversation.assignee = actor
         conversation.assigned_at = now
         update_fields += ["assignee", "assigned_at"]
         audit(
@@ -512,7 +524,10 @@ def _conversation_note_response(
         conversation.first_response_at = responded_at
         update_fields.append("first_response_at")
     # Answered only if the citizen has not written again since the agent composed the reply.
-    if conversation.status == Conversation.Status.WAITING and conversation.last_inbound_at <= reply.sent_at:
+    if (
+        conversation.status == Conversation.Status.WAITING
+        and conversation.last_inbound_at <= reply.sent_at
+    ):
         conversation.status = Conversation.Status.ANSWERED
         conversation.waiting_since = None
         update_fields += ["status", "waiting_since"]
@@ -558,11 +573,13 @@ def _reply_fail(message: Message, error: str) -> None:
     message.delivery_status = Message.DeliveryStatus.FAILED
     message.delivery_error = error
     message.save(update_fields=["delivery_status", "delivery_error"])
-    audit("reply.failed", conversation_id=message.conversation_id, message_id=message.id, error=error)
+    audit(
+        "reply.failed", conversation_id=message.conversation_id, message_id=message.id, error=error
+    )
 
 
 @transaction.atomic
-def reply_retry(*, message_id: int, actor: AbstractBaseUser) -> Message:
+def reply_retry(*, message_id: int, actor: User) -> Message:
     """An agent sends a failed reply again. Delivery first checks it did not arrive after all."""
     message = Message.objects.select_for_update().get(id=message_id)
     if message.delivery_status != Message.DeliveryStatus.FAILED:
@@ -644,7 +661,9 @@ def reply_deliver(*, message_id: int) -> None:
     except Exception as error:
         # A bug or an outage of our own: retry (which checks the platform first) and let
         # the worker log the traceback.
-        reply_schedule_retry(message_id=message.id, error=f"Internal error: {error!r}", retry_after=None)
+        reply_schedule_retry(
+            message_id=message.id, error=f"Internal error: {error!r}", retry_after=None
+        )
         raise
     reply_mark_sent(message_id=message.id, sent=sent)
 
@@ -661,7 +680,7 @@ def staff_member_create(
     first_name: str = "",
     last_name: str = "",
     on_duty: bool = False,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
 ) -> AgentProfile:
     from django.contrib.auth import get_user_model
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,13 +18,18 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from channels.registry import get_connector
+from channels.registry import reply_rules
 from channels.selectors import channels_failing, channels_with_health
 from inbox import selectors, services
 from inbox.forms import ReplyForm
 from inbox.models import AgentProfile, Conversation, Message
 
 View = Callable[..., HttpResponse]
+
+
+def _staff_user(request: HttpRequest) -> User:
+    """The logged-in staff member; only called behind `staff_required`."""
+    return cast(User, request.user)
 
 
 def staff_required(view: View) -> View:
@@ -56,7 +62,7 @@ def team_lead_required(view: View) -> View:
 @staff_required
 def inbox(request: HttpRequest) -> HttpResponse:
     context = {
-        "mine": selectors.conversations_assigned_to(request.user),
+        "mine": selectors.conversations_assigned_to(_staff_user(request)),
         "queue": selectors.conversations_in_queue(),
         "failing_channels": channels_failing(),
     }
@@ -85,7 +91,7 @@ def _render_conversation(
 
 
 def _reply_max_length(conversation: Conversation) -> int:
-    return get_connector(conversation.channel).max_reply_length
+    return reply_rules(conversation.channel.kind).max_length
 
 
 @require_GET
@@ -106,10 +112,9 @@ def reply_send(request: HttpRequest, conversation_id: int) -> HttpResponse:
         try:
             services.reply_create(
                 conversation_id=conversation.id,
-                actor=request.user,
+                actor=_staff_user(request),
                 text=form.cleaned_data["text"],
                 idempotency_key=form.cleaned_data["idempotency_key"],
-                max_length=max_length,
             )
         except services.ServiceError as error:
             form.add_error("text", str(error))
@@ -134,7 +139,7 @@ def reply_status(request: HttpRequest, message_id: int) -> HttpResponse:
 @staff_required
 def reply_retry(request: HttpRequest, message_id: int) -> HttpResponse:
     try:
-        message = services.reply_retry(message_id=message_id, actor=request.user)
+        message = services.reply_retry(message_id=message_id, actor=_staff_user(request))
     except Message.DoesNotExist as error:
         raise Http404(_("This reply does not exist.")) from error
     except services.ServiceError as error:
@@ -147,7 +152,7 @@ def reply_retry(request: HttpRequest, message_id: int) -> HttpResponse:
 @staff_required
 def conversation_take(request: HttpRequest, conversation_id: int) -> HttpResponse:
     try:
-        services.conversation_take(conversation_id=conversation_id, actor=request.user)
+        services.conversation_take(conversation_id=conversation_id, actor=_staff_user(request))
     except Conversation.DoesNotExist as error:
         raise Http404(_("This conversation does not exist.")) from error
     except services.ServiceError as error:
@@ -160,7 +165,7 @@ def conversation_take(request: HttpRequest, conversation_id: int) -> HttpRespons
 @staff_required
 def duty_toggle(request: HttpRequest) -> HttpResponse:
     on_duty = request.POST.get("on_duty") == "1"
-    services.agent_set_on_duty(actor=request.user, on_duty=on_duty)
+    services.agent_set_on_duty(actor=_staff_user(request), on_duty=on_duty)
     if on_duty:
         flash.success(request, _("You are on duty: new conversations will be assigned to you."))
     else:

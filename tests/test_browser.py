@@ -20,7 +20,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def page(monkeypatch) -> Iterator[object]:
     if not os.path.exists(CHROMIUM):
         if browser_required():
-            pytest.fail(f"Chromium is required (WEBCARE_REQUIRE_BROWSER=1) but {CHROMIUM} is missing")
+            pytest.fail(
+                f"Chromium is required (WEBCARE_REQUIRE_BROWSER=1) but {CHROMIUM} is missing"
+            )
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     # Playwright's sync API runs an event loop in this thread; our ORM calls here are
     # synchronous test set-up, not async code.
@@ -51,7 +53,9 @@ def test_an_agent_logs_in_answers_a_citizen_and_sees_the_reply_sent(
     from playwright.sync_api import expect
 
     sandbox.add_mention(
-        text="De lantaarnpaal voor Kerkstraat 12 is al een week kapot 💡", username="els", name="Els"
+        text="De lantaarnpaal voor Kerkstraat 12 is al een week kapot 💡",
+        username="els",
+        name="Els",
     )
     assert channel_poll(channel_id=channel.id).new_messages == 1
 

@@ -11,7 +11,7 @@ def start_django(**env: str) -> subprocess.CompletedProcess[str]:
     clean = {key: value for key, value in os.environ.items() if key not in {"DEBUG", "SECRET_KEY"}}
     clean.setdefault("DJANGO_SETTINGS_MODULE", "webcare.settings")
     clean.update(env)
-    return subprocess.run(  # noqa: S603 - fixed argv
+    return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
         env=clean,
         capture_output=True,

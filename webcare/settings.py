@@ -25,7 +25,9 @@ def env_str(name: str, default: str | None = None) -> str | None:
         try:
             return Path(file_path).read_text().strip()
         except OSError as error:
-            raise ImproperlyConfigured(f"{name}_FILE={file_path!r} cannot be read: {error}") from error
+            raise ImproperlyConfigured(
+                f"{name}_FILE={file_path!r} cannot be read: {error}"
+            ) from error
     return os.environ.get(name, default)
 
 
@@ -136,7 +138,7 @@ DATABASES: dict[str, Any] = {
     )
 }
 
-REDIS_URL = env_str("REDIS_URL")
+REDIS_URL = env_str("REDIS_URL") or ""
 if not REDIS_URL:
     raise ImproperlyConfigured(
         "REDIS_URL is not set. `make run` and `make test` start an embedded Redis for you; "

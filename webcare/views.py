@@ -22,7 +22,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except Exception as error:
         checks["database"] = f"error: {error.__class__.__name__}"
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+        )
         client.ping()
         checks["broker"] = "ok"
     except Exception as error:

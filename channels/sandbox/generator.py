@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from channels.sandbox.accounts import DEMO_ACCOUNT_ID, DEMO_USERNAME, stable_user_id
-from channels.sandbox.text_length import MAX_TWEET_LENGTH, weighted_length
+from channels.tweet_text import MAX_TWEET_LENGTH, weighted_length
 
 MENTION: Final = f"@{DEMO_USERNAME}"
 

@@ -18,7 +18,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,7 +36,7 @@ from channels.sandbox.store import (
     mentions_account,
     parse_timestamp,
 )
-from channels.sandbox.text_length import MAX_TWEET_LENGTH, weighted_length
+from channels.tweet_text import MAX_TWEET_LENGTH, weighted_length
 from channels.sandbox.xapi import ApiResponse, XApi, endpoint_key, json_response, problem
 
 MAX_BODY_BYTES: Final = 1_000_000
@@ -335,7 +335,7 @@ class SandboxServer:
             return ApiResponse(
                 200, render_avatar(user).encode("utf-8"), "image/svg+xml; charset=utf-8"
             )
-        routes = {
+        routes: dict[tuple[str, str], Callable[[], ApiResponse]] = {
             ("GET", "/_sandbox/state"): lambda: json_response(200, self._store.snapshot()),
             ("POST", "/_sandbox/reset"): self._control_reset,
             ("GET", "/_sandbox/faults"): lambda: json_response(
@@ -428,7 +428,7 @@ class SandboxServer:
     def log(self, message: str) -> None:
         if self.quiet:
             return
-        stamp = datetime.now().strftime("%H:%M:%S")
+        stamp = time.strftime("%H:%M:%S")  # local wall-clock time, for humans reading along
         with self._log_lock:
             print(f"{stamp} {message}", file=sys.stderr, flush=True)
 

@@ -27,7 +27,7 @@ from channels.sandbox.store import (
     User,
     parse_timestamp,
 )
-from channels.sandbox.text_length import MAX_TWEET_LENGTH, weighted_length
+from channels.tweet_text import MAX_TWEET_LENGTH, weighted_length
 
 PROBLEMS_URL: Final = "https://api.twitter.com/2/problems"
 

@@ -29,7 +29,7 @@ from channels.sandbox import (
     SandboxServer,
 )
 from channels.sandbox.generator import AUTHORS, MessageGenerator
-from channels.sandbox.text_length import weighted_length
+from channels.tweet_text import weighted_length
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BEARER = {"Authorization": f"Bearer {DEMO_CREDENTIALS['bearer_token']}"}
@@ -253,7 +253,7 @@ def test_posting_requires_oauth1_user_context(
     sandbox: SandboxServer, http: requests.Session
 ) -> None:
     mention = sandbox.add_mention("Hoe vraag ik een parkeervergunning aan?", "lottedejong", "Lotte")
-    payload = {
+    payload: dict[str, Any] = {
         "text": "Dag Lotte, dat kan online.",
         "reply": {"in_reply_to_tweet_id": mention["id"]},
     }
@@ -589,7 +589,7 @@ class RewritingSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         url = str(url).replace("https://api.twitter.com", self.base_url, 1)
-        return super().request(method, url, *args, **kwargs)
+        return super().request(str(method), url, *args, **kwargs)
 
 
 def test_tweepy_client_reads_mentions_and_replies(sandbox: SandboxServer) -> None:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from channels.base import AuthenticationFailed, Rejected
 from channels.models import Channel
-from channels.sandbox import DEMO_CREDENTIALS, SandboxServer
+from channels.sandbox import DEMO_CREDENTIALS
 from channels.services import channel_create, channel_poll
 from channels.twitter import MENTIONS_CURSOR, TwitterConnector
 from inbox.models import AuditEvent, Contact, Conversation, Message
@@ -82,15 +82,21 @@ def test_a_crash_between_fetch_and_save_loses_nothing(channel, sandbox, monkeypa
 
 def test_the_first_poll_imports_the_history_window_only(channel, sandbox):
     now = timezone.now()
-    sandbox.add_mention(text="Oude vraag", username="oud", name="O", created_at=now - timedelta(days=9))
-    sandbox.add_mention(text="Recente vraag", username="nieuw", name="N", created_at=now - timedelta(days=2))
+    sandbox.add_mention(
+        text="Oude vraag", username="oud", name="O", created_at=now - timedelta(days=9)
+    )
+    sandbox.add_mention(
+        text="Recente vraag", username="nieuw", name="N", created_at=now - timedelta(days=2)
+    )
 
     assert poll(channel) == 1
     assert Message.objects.get().text.endswith("Recente vraag")
 
 
 def test_follow_ups_join_the_citizens_conversation_and_others_get_their_own(channel, sandbox):
-    first = sandbox.add_mention(text="Mijn parkeervergunning is verlopen", username="sem", name="Sem")
+    first = sandbox.add_mention(
+        text="Mijn parkeervergunning is verlopen", username="sem", name="Sem"
+    )
     sandbox.add_mention(
         text="Hallo? Nog iemand?", username="sem", name="Sem", in_reply_to_tweet_id=first["id"]
     )
@@ -187,8 +193,15 @@ def test_check_describes_the_account_or_names_the_problem(channel, sandbox):
 def test_the_channels_command_adds_lists_polls_and_tests(sandbox, capsys):
     credentials = [f"--credential={key}={value}" for key, value in DEMO_CREDENTIALS.items()]
     call_command(
-        "channels", "add", "twitter", "cli-x", "--account-id", "1600000000000000001",
-        "--api-base", sandbox.url, *credentials,
+        "channels",
+        "add",
+        "twitter",
+        "cli-x",
+        "--account-id",
+        "1600000000000000001",
+        "--api-base",
+        sandbox.url,
+        *credentials,
     )
     sandbox.add_mention(text="Hallo gemeente", username="ruben", name="Ruben")
     call_command("channels", "poll", "cli-x")
@@ -204,17 +217,25 @@ def test_the_channels_command_adds_lists_polls_and_tests(sandbox, capsys):
 
 def test_the_channels_command_fails_loudly(sandbox):
     channel_create(
-        kind="twitter", name="broken-x", account_id="1600000000000000001",
-        api_base_url=sandbox.url, credentials=dict(DEMO_CREDENTIALS),
+        kind="twitter",
+        name="broken-x",
+        account_id="1600000000000000001",
+        api_base_url=sandbox.url,
+        credentials=dict(DEMO_CREDENTIALS),
     )
     sandbox.add_fault(path_prefix="/2/users", status=500, count=1)
     with pytest.raises(CommandError, match="Poll of broken-x failed"):
         call_command("channels", "poll", "broken-x")
     with pytest.raises(CommandError, match="Missing credentials"):
-        call_command("channels", "add", "twitter", "x2", "--account-id", "2", "--credential=bearer_token=t")
+        call_command(
+            "channels", "add", "twitter", "x2", "--account-id", "2", "--credential=bearer_token=t"
+        )
 
 
 def test_credentials_are_encrypted_at_rest(channel):
     stored = Channel.objects.values_list("credentials_encrypted", flat=True).get(id=channel.id)
     assert DEMO_CREDENTIALS["access_token_secret"] not in stored
-    assert TwitterConnector(channel).client.access_token_secret == DEMO_CREDENTIALS["access_token_secret"]
+    assert (
+        TwitterConnector(channel).client.access_token_secret
+        == DEMO_CREDENTIALS["access_token_secret"]
+    )

@@ -28,7 +28,9 @@ def citizen_writes(
     platform_message = PlatformMessage(
         external_id=external_id,
         thread_key=thread or f"{external_id}:{username}",
-        author=PlatformAuthor(external_id=f"user-{username}", username=username, display_name=username.title()),
+        author=PlatformAuthor(
+            external_id=f"user-{username}", username=username, display_name=username.title()
+        ),
         text=text,
         sent_at=sent_at or timezone.now(),
     )

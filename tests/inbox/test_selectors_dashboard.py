@@ -18,14 +18,15 @@ pytestmark = pytest.mark.django_db
 
 def answer_after(conversation, agent, minutes: int) -> None:
     """The agent answers `minutes` after the citizen's first message."""
-    with time_machine.travel(conversation.first_inbound_at + timedelta(minutes=minutes), tick=False):
+    with time_machine.travel(
+        conversation.first_inbound_at + timedelta(minutes=minutes), tick=False
+    ):
         message = reply_create(
             conversation_id=conversation.id,
             actor=agent.user,
             text="Antwoord",
             idempotency_key=uuid.uuid4(),
-            max_length=280,
-        )
+            )
         reply_claim_for_sending(message_id=message.id)
         reply_mark_sent(message_id=message.id, sent=SentReply(f"sent-{message.id}", {}))
 

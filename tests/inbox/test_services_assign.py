@@ -34,7 +34,9 @@ def test_it_assigns_the_oldest_waiting_conversation_first(channel, agent):
 def test_it_hands_out_round_robin_across_agents_on_duty(channel, agent, second_agent):
     now = timezone.now()
     for minute in range(4):
-        citizen_writes(channel, username=f"burger{minute}", sent_at=now - timedelta(minutes=10 - minute))
+        citizen_writes(
+            channel, username=f"burger{minute}", sent_at=now - timedelta(minutes=10 - minute)
+        )
 
     conversations_assign_waiting()
 
@@ -108,6 +110,7 @@ def test_concurrent_assignment_runs_never_assign_a_conversation_twice(channel, a
     assert Conversation.objects.filter(assignee__isnull=True).count() == 0
     assert AuditEvent.objects.filter(action="conversation.assigned").count() == 30
     counts = [
-        Conversation.objects.filter(assignee=profile.user).count() for profile in (agent, second_agent)
+        Conversation.objects.filter(assignee=profile.user).count()
+        for profile in (agent, second_agent)
     ]
     assert counts == [15, 15]

@@ -30,13 +30,14 @@ def conversation(channel, sandbox, agent) -> Conversation:
     return Conversation.objects.get()
 
 
-def reply(conversation: Conversation, actor, text: str = "Morgen vanaf 7.30 uur.", key=None) -> Message:
+def reply(
+    conversation: Conversation, actor, text: str = "Morgen vanaf 7.30 uur.", key=None
+) -> Message:
     return reply_create(
         conversation_id=conversation.id,
         actor=actor,
         text=text,
         idempotency_key=key or uuid.uuid4(),
-        max_length=280,
     )
 
 
@@ -76,6 +77,13 @@ def test_a_reply_longer_than_the_platform_allows_is_refused(conversation, agent)
         reply(conversation, agent.user, text="x" * 281)
     with pytest.raises(ServiceError):
         reply(conversation, agent.user, text="   ")
+
+
+def test_the_length_is_counted_the_way_the_platform_counts_it(conversation, agent):
+    # 150 characters, but X counts every emoji as two: 300 > 280.
+    with pytest.raises(ServiceError, match="300"):
+        reply(conversation, agent.user, text="🙂" * 150)
+    assert reply(conversation, agent.user, text="🙂" * 140).delivery_status == "queued"
 
 
 def test_delivering_twice_posts_once(conversation, agent, sandbox):
@@ -182,7 +190,10 @@ def test_a_new_citizen_message_after_the_reply_keeps_the_conversation_waiting(
     message = reply(conversation, agent.user)
     first_tweet = conversation.messages.get(direction=Message.Direction.INBOUND)
     sandbox.add_mention(
-        text="Nog een vraag", username="daan", name="Daan", in_reply_to_tweet_id=first_tweet.external_id
+        text="Nog een vraag",
+        username="daan",
+        name="Daan",
+        in_reply_to_tweet_id=first_tweet.external_id,
     )
     assert channel_poll(channel_id=channel.id).new_messages == 1
 

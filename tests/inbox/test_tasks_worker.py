@@ -36,7 +36,6 @@ def test_a_worker_polls_assigns_and_delivers_a_reply(celery_worker, channel, san
         actor=agent.user,
         text="Doe aangifte bij de politie en maak daarna een afspraak bij ons.",
         idempotency_key=uuid.uuid4(),
-        max_length=280,
     )
     wait_until(
         lambda: Message.objects.get(id=message.id).delivery_status == Message.DeliveryStatus.SENT

@@ -137,7 +137,9 @@ def test_the_delivery_status_partial_polls_until_the_reply_is_done(logged_in, ag
     assert "X refused: test" in content
 
 
-def test_taking_a_conversation_a_colleague_has_shows_why_not(logged_in, agent, second_agent, channel):
+def test_taking_a_conversation_a_colleague_has_shows_why_not(
+    logged_in, agent, second_agent, channel
+):
     conversation = citizen_writes(channel)
     conversation_take(conversation_id=conversation.id, actor=second_agent.user)
     client = logged_in(agent)

@@ -43,7 +43,9 @@ class Command(BaseCommand):
             help="Repeat per credential; keys are the client library's parameter names.",
         )
         add.add_argument("--poll-interval", type=int, default=60, help="Seconds between polls")
-        add.add_argument("--history-days", type=int, default=7, help="First poll looks back this far")
+        add.add_argument(
+            "--history-days", type=int, default=7, help="First poll looks back this far"
+        )
 
         actions.add_parser("list", help="List channels with their health.")
         poll = actions.add_parser("poll", help="Poll one channel now; exits 1 if it failed.")
@@ -66,7 +68,9 @@ class Command(BaseCommand):
         try:
             return Channel.objects.get(name=name)
         except Channel.DoesNotExist as error:
-            raise CommandError(f"No channel named {name!r}; see `manage.py channels list`.") from error
+            raise CommandError(
+                f"No channel named {name!r}; see `manage.py channels list`."
+            ) from error
 
     def _add(self, options: dict[str, Any]) -> None:
         credentials = dict(_credential(value) for value in options["credential"])

@@ -55,7 +55,7 @@ class Command(BaseCommand):
                 credentials=dict(DEMO_CREDENTIALS),
                 poll_interval_seconds=10,
             )
-        self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, first_name, _last_name, role in DEMO_STAFF:
             label = "team lead" if role == AgentProfile.Role.TEAM_LEAD else "agent"
             self.stdout.write(f"  {username:<6} {first_name} ({label})")

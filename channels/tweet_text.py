@@ -1,4 +1,5 @@
-"""How long X considers a tweet to be.
+"""How long X considers a tweet to be. Used by the X connector to refuse a reply X would
+refuse, and by the sandbox platform to refuse what X refuses.
 
 X does not count Python characters: it counts a "weighted length" (the twitter-text v3
 rules). Latin script counts 1 per character, most other scripts and every emoji count 2,
