@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -118,37 +119,23 @@ class TwitterConnector:
         tweets: list[dict[str, Any]] = []
         users: dict[str, dict[str, Any]] = {}
         newest_id = since_id
-        pagination_token = None
-        for _page in range(MAX_PAGES):
-            page = self._call(
-                self.client.get_users_mentions,
-                self.channel.account_id,
-                max_results=PAGE_SIZE,
-                expansions=EXPANSIONS,
-                tweet_fields=TWEET_FIELDS,
-                user_fields=USER_FIELDS,
-                pagination_token=pagination_token,
-                **window,
-            )
-            if not isinstance(page, dict):
-                raise MalformedResponse("X answered the mentions request with non-JSON data.")
+        pages = self._pages(
+            self.client.get_users_mentions,
+            self.channel.account_id,
+            expansions=EXPANSIONS,
+            tweet_fields=TWEET_FIELDS,
+            user_fields=USER_FIELDS,
+            **window,
+        )
+        for number, page in enumerate(pages):
             meta = page.get("meta") or {}
-            if pagination_token is None and meta.get("newest_id"):
+            if number == 0 and meta.get("newest_id"):
                 # Pages run newest to oldest: the first page's newest id is the new cursor.
                 newest_id = str(meta["newest_id"])
             tweets.extend(page.get("data") or [])
             for user in (page.get("includes") or {}).get("users") or []:
                 if isinstance(user, dict) and user.get("id"):
                     users[str(user["id"])] = user
-            pagination_token = meta.get("next_token")
-            if not pagination_token:
-                break
-        else:
-            logger.warning(
-                "mentions paging stopped after %s pages",
-                MAX_PAGES,
-                extra={"channel": self.channel.name},
-            )
 
         messages: list[PlatformMessage] = []
         rejected: list[RejectedItem] = []
@@ -218,16 +205,13 @@ class TwitterConnector:
     def find_reply(
         self, *, text: str, in_reply_to_external_id: str, not_before: datetime
     ) -> SentReply | None:
-        pagination_token = None
-        for _page in range(MAX_PAGES):
-            page = self._call(
-                self.client.get_users_tweets,
-                self.channel.account_id,
-                max_results=PAGE_SIZE,
-                start_time=not_before - timedelta(minutes=1),
-                tweet_fields=["created_at", "referenced_tweets"],
-                pagination_token=pagination_token,
-            )
+        pages = self._pages(
+            self.client.get_users_tweets,
+            self.channel.account_id,
+            start_time=not_before - timedelta(minutes=1),
+            tweet_fields=["created_at", "referenced_tweets"],
+        )
+        for page in pages:
             for tweet in page.get("data") or []:
                 replied_to = {
                     str(reference.get("id"))
@@ -239,9 +223,6 @@ class TwitterConnector:
                     and html.unescape(str(tweet.get("text", ""))) == text
                 ):
                     return SentReply(external_id=str(tweet["id"]), raw=tweet)
-            pagination_token = (page.get("meta") or {}).get("next_token")
-            if not pagination_token:
-                return None
         return None
 
     def check(self) -> str:
@@ -256,6 +237,27 @@ class TwitterConnector:
                 f"not to account id {self.channel.account_id}."
             )
         return f"@{user.get('username')} ({user.get('name')}), id {user.get('id')}"
+
+    def _pages(self, method: Any, *args: Any, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every page of a timeline, following `next_token`.
+
+        X serves at most 800 tweets through since_id/start_time paging, so MAX_PAGES of 100
+        is never the limit in practice; the bound only stops a platform bug from looping.
+        """
+        pagination_token = None
+        for _number in range(MAX_PAGES):
+            page = self._call(
+                method, *args, max_results=PAGE_SIZE, pagination_token=pagination_token, **params
+            )
+            if not isinstance(page, dict):
+                raise MalformedResponse("X answered with something other than a JSON object.")
+            yield page
+            pagination_token = (page.get("meta") or {}).get("next_token")
+            if not pagination_token:
+                return
+        logger.warning(
+            "paging stopped after %s pages", MAX_PAGES, extra={"channel": self.channel.name}
+        )
 
     # --- errors ----------------------------------------------------------------------------
 

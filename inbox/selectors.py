@@ -91,7 +91,7 @@ def contact_other_conversations(
 
 
 def reply_for_status(message_id: int) -> Message:
-    return Message.objects.select_related("author_user").get(
+    return Message.objects.select_related("author_user", "conversation").get(
         id=message_id, direction=Message.Direction.OUTBOUND
     )
 

