@@ -4,7 +4,8 @@
 PYTHON ?= python3
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
-# Re-install only when the dependencies change.
+# The stamp's name carries pyproject.toml's checksum, and the stamp depends on the file's
+# date: dependencies are reinstalled when either changes, not on every `make test`.
 INSTALLED := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
@@ -15,12 +16,12 @@ help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 $(VENV_PYTHON):
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Webcare needs Python 3.11 or newer; this is " + sys.version.split()[0] + ". Set PYTHON=python3.12 or similar.")'
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: Webcare needs Python 3.11 or newer (make PYTHON=python3.12 ...)" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Webcare needs Python 3.11 or newer; $(PYTHON) is " + sys.version.split()[0] + ". Use e.g. make PYTHON=python3.12 ...")'
 	$(PYTHON) -m venv $(VENV)
 
 $(INSTALLED): $(VENV_PYTHON) pyproject.toml
-	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
-	$(VENV_PYTHON) -m pip install --quiet -e '.[embedded,dev]'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[embedded,dev]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -29,10 +30,13 @@ install: $(INSTALLED)  ## Create .venv and install the pinned dependencies
 run: $(INSTALLED)  ## Start web, worker, beat and the sandbox platform (Ctrl-C stops all)
 	$(VENV_PYTHON) -m webcare.devservices run
 
-test: $(INSTALLED)  ## Run the test suite (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set)
+# DEBUG=1 while settings load (then pytest-django turns DEBUG off for each test): the
+# development SECRET_KEY and plain static files, so tests need no collectstatic.
+test: $(INSTALLED)  ## Run the tests (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set)
 	DEBUG=1 $(VENV_PYTHON) -m webcare.devservices exec -- $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
 
-lint: $(INSTALLED)  ## ruff (lint + format check) and mypy
+# mypy's Django plugin loads the settings, which need these set; nothing connects to them.
+lint: $(INSTALLED)  ## ruff (lint and format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DEBUG=1 DATABASE_URL=$${DATABASE_URL:-postgres://lint@localhost/lint} REDIS_URL=$${REDIS_URL:-redis://localhost/0} $(VENV)/bin/mypy .
@@ -41,5 +45,10 @@ fmt: $(INSTALLED)  ## Format and auto-fix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-clean:  ## Remove the embedded databases and run state under var/ (keeps .venv)
+# Deleting the data of a running PostgreSQL leaves it running on nothing: refuse instead.
+clean:  ## Remove var/ (embedded databases, run state) and the install stamp; keeps .venv
+	@if [ -f var/postgres/postmaster.pid ] && kill -0 "$$(head -n 1 var/postgres/postmaster.pid)" 2>/dev/null; then \
+		echo "The embedded PostgreSQL in var/postgres is running: stop \`make run\`/\`make test\` first." >&2; exit 1; \
+	fi
 	rm -rf var
+	rm -f $(VENV)/.installed-*

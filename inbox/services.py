@@ -120,7 +120,7 @@ def messages_ingest(*, channel_id: int, fetched: FetchResult) -> IngestResult:
             raw=platform_message.raw,
         )
         new_messages += 1
-        _conversation_note_inbound(conversation, message, now=now)
+        _conversation_note_inbound(conversation, message)
         if conversation.assignee_id is None:
             needs_assignment = True
 
@@ -169,16 +169,21 @@ def _contact_upsert(channel: Channel, platform_message: PlatformMessage) -> Cont
             "avatar_url": author.avatar_url,
         },
     )
-    if not created and (contact.username, contact.display_name, contact.avatar_url) != (
-        author.username or contact.username,
-        author.display_name or contact.display_name,
-        author.avatar_url or contact.avatar_url,
-    ):
+    if not created:
         # Citizens rename themselves; keep the latest the platform told us.
-        contact.username = author.username or contact.username
-        contact.display_name = author.display_name or contact.display_name
-        contact.avatar_url = author.avatar_url or contact.avatar_url
-        contact.save(update_fields=["username", "display_name", "avatar_url", "updated_at"])
+        changed = {
+            field: value
+            for field, value in (
+                ("username", author.username),
+                ("display_name", author.display_name),
+                ("avatar_url", author.avatar_url),
+            )
+            if value and getattr(contact, field) != value
+        }
+        for field, value in changed.items():
+            setattr(contact, field, value)
+        if changed:
+            contact.save(update_fields=[*changed, "updated_at"])
     return contact
 
 
@@ -201,9 +206,7 @@ def _conversation_for_thread(
     return conversation, created
 
 
-def _conversation_note_inbound(
-    conversation: Conversation, message: Message, *, now: datetime
-) -> None:
+def _conversation_note_inbound(conversation: Conversation, message: Message) -> None:
     sent_at = message.sent_at
     reopened = conversation.status != Conversation.Status.WAITING
     if reopened:

@@ -57,7 +57,9 @@ STOP_TIMEOUT = 10.0
 
 def _say(message: str) -> None:
     """A line from this module itself, set apart from the children's prefixed output."""
-    print(f"==> {message}", flush=True)
+    # A closed terminal or pipe must not stop us halfway through stopping everything.
+    with suppress(OSError):
+        print(f"==> {message}", flush=True)
 
 
 # --- Embedded services -----------------------------------------------------------------
@@ -454,7 +456,9 @@ class Supervisor:
 
     def write_lines(self, lines: Sequence[str]) -> None:
         """Write whole lines without interleaving them with the children's output."""
-        with self._output_lock:
+        with self._output_lock, suppress(OSError, ValueError):
+            # Past a closed terminal or pipe the lines are lost, but the readers go on
+            # draining the children's pipes: a full pipe would block a child for good.
             for line in lines:
                 self._output.write(line + "\n")
             self._output.flush()

@@ -36,8 +36,8 @@ from channels.sandbox.store import (
     mentions_account,
     parse_timestamp,
 )
-from channels.tweet_text import MAX_TWEET_LENGTH, weighted_length
 from channels.sandbox.xapi import ApiResponse, XApi, endpoint_key, json_response, problem
+from channels.tweet_text import MAX_TWEET_LENGTH, weighted_length
 
 MAX_BODY_BYTES: Final = 1_000_000
 MAX_GENERATE_COUNT: Final = 500

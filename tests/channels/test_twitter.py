@@ -239,3 +239,14 @@ def test_credentials_are_encrypted_at_rest(channel):
         TwitterConnector(channel).client.access_token_secret
         == DEMO_CREDENTIALS["access_token_secret"]
     )
+
+
+def test_a_citizen_who_renames_themselves_keeps_one_contact_with_the_new_name(channel, sandbox):
+    sandbox.add_mention(text="Eerste vraag", username="pietjep", name="Piet")
+    poll(channel)
+    sandbox.add_mention(text="Tweede vraag", username="pietjep", name="Piet de Boer 🚲")
+    poll(channel)
+
+    contact = Contact.objects.get()
+    assert contact.display_name == "Piet de Boer 🚲"
+    assert contact.messages.count() == 2

@@ -26,7 +26,7 @@ def answer_after(conversation, agent, minutes: int) -> None:
             actor=agent.user,
             text="Antwoord",
             idempotency_key=uuid.uuid4(),
-            )
+        )
         reply_claim_for_sending(message_id=message.id)
         reply_mark_sent(message_id=message.id, sent=SentReply(f"sent-{message.id}", {}))
 
