@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt clean
+.PHONY: help install run test bench lint fmt clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ run: $(INSTALLED)  ## Start web, worker, beat and the sandbox platform (Ctrl-C s
 # development SECRET_KEY and plain static files, so tests need no collectstatic.
 test: $(INSTALLED)  ## Run the tests (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set)
 	DEBUG=1 $(VENV_PYTHON) -m webcare.devservices exec -- $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
+
+bench: $(INSTALLED)  ## Throughput and latency figures (printed, not asserted)
+	DEBUG=1 $(VENV_PYTHON) -m webcare.devservices exec -- $(VENV_PYTHON) -m pytest benchmarks -q -s
 
 # mypy's Django plugin loads the settings, which need these set; nothing connects to them.
 lint: $(INSTALLED)  ## ruff (lint and format check) and mypy

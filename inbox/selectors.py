@@ -12,6 +12,7 @@ from django.db.models import (
     F,
     FloatField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
 )
@@ -20,7 +21,8 @@ from django.db.models.functions import Extract
 from channels.models import Channel
 from inbox.models import AgentProfile, Conversation, Message
 
-INBOX_PAGE_SIZE = 100
+# Rows per list on the inbox page; beyond that the heading says how many more there are.
+INBOX_PAGE_SIZE = 50
 
 
 class PercentileCont(Aggregate):
@@ -62,6 +64,22 @@ def conversations_in_queue() -> list[Conversation]:
         status=Conversation.Status.WAITING, assignee__isnull=True
     ).order_by("waiting_since", "id")
     return list(_with_last_message(conversations)[:INBOX_PAGE_SIZE])
+
+
+@dataclass(frozen=True)
+class InboxCounts:
+    mine: int
+    queue: int
+
+
+def inbox_counts(user: User) -> InboxCounts:
+    """Both list totals in one query, for the headings when a list is cut at a page."""
+    open_statuses = [Conversation.Status.WAITING, Conversation.Status.ANSWERED]
+    counts = Conversation.objects.aggregate(
+        mine=Count("id", filter=Q(assignee=user, status__in=open_statuses)),
+        queue=Count("id", filter=Q(assignee__isnull=True, status=Conversation.Status.WAITING)),
+    )
+    return InboxCounts(mine=counts["mine"], queue=counts["queue"])
 
 
 def conversation_for_display(conversation_id: int) -> Conversation:

@@ -61,9 +61,11 @@ def team_lead_required(view: View) -> View:
 @require_GET
 @staff_required
 def inbox(request: HttpRequest) -> HttpResponse:
+    user = _staff_user(request)
     context = {
-        "mine": selectors.conversations_assigned_to(_staff_user(request)),
+        "mine": selectors.conversations_assigned_to(user),
         "queue": selectors.conversations_in_queue(),
+        "counts": selectors.inbox_counts(user),
         "failing_channels": channels_failing(),
     }
     if request.htmx:  # type: ignore[attr-defined]

@@ -52,6 +52,19 @@ def test_the_inbox_shows_my_conversations_and_the_queue_in_flat_queries(
     assert response.status_code == 200
     assert content.count('class="conversation-row') == 6 + 1
     assert "Nog niemand heeft mij" in content
+    assert 'Mijn gesprekken <span class="count">(6)</span>' in content
+
+
+def test_long_lists_are_cut_and_say_how_many_there_are(logged_in, agent, channel, monkeypatch):
+    monkeypatch.setattr("inbox.selectors.INBOX_PAGE_SIZE", 3)
+    for number in range(5):
+        citizen_writes(channel, username=f"burger{number}")
+
+    content = logged_in(agent).get(reverse("inbox:inbox")).content.decode()
+
+    assert content.count('class="conversation-row') == 3
+    assert "(5)" in content
+    assert "de 3 die het langst wachten" in content
 
 
 def test_the_inbox_lists_are_served_as_a_partial_to_htmx(logged_in, agent, channel):
