@@ -82,7 +82,15 @@ def channel_create(
         kind=kind,
         credential_names=sorted(credentials),
     )
+    # Import the recent history now rather than at the next beat tick.
+    transaction.on_commit(lambda: _enqueue_poll(channel.id))
     return channel
+
+
+def _enqueue_poll(channel_id: int) -> None:
+    from channels.tasks import poll
+
+    poll.delay(channel_id)
 
 
 @dataclass(frozen=True)

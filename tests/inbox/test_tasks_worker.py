@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
+from channels.sandbox import DEMO_ACCOUNT_ID, DEMO_CREDENTIALS
+from channels.services import channel_create
 from channels.tasks import poll
 from inbox.models import Conversation, Message
 from inbox.services import reply_create
@@ -44,3 +46,17 @@ def test_a_worker_polls_assigns_and_delivers_a_reply(celery_worker, channel, san
     assert posted["text"].startswith("Doe aangifte")
     conversation.refresh_from_db()
     assert conversation.status == Conversation.Status.ANSWERED
+
+
+def test_a_new_channel_imports_its_history_without_waiting_for_beat(celery_worker, sandbox):
+    sandbox.add_mention(text="Zijn jullie ook op X?", username="vera", name="Vera")
+
+    channel_create(
+        kind="twitter",
+        name="nieuw-x",
+        account_id=DEMO_ACCOUNT_ID,
+        api_base_url=sandbox.url,
+        credentials=dict(DEMO_CREDENTIALS),
+    )
+
+    wait_until(lambda: Message.objects.filter(text__endswith="Zijn jullie ook op X?").exists())
