@@ -11,9 +11,15 @@ import json
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
+from channels.base import AuthenticationFailed
 
-class CredentialsError(Exception):
-    """The stored credentials cannot be decrypted (wrong or rotated-out key) or parsed."""
+
+class CredentialsError(AuthenticationFailed):
+    """The stored credentials cannot be decrypted (wrong or rotated-out key) or parsed.
+
+    An authentication failure to the rest of the system: the channel is marked failing with
+    this message, where an admin sees it, instead of crashing the poll.
+    """
 
 
 def _fernet_for(key_material: str) -> Fernet:

@@ -57,7 +57,7 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
-    raw = os.environ.get(name)
+    raw = env_str(name)
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]

@@ -250,3 +250,14 @@ def test_a_citizen_who_renames_themselves_keeps_one_contact_with_the_new_name(ch
     contact = Contact.objects.get()
     assert contact.display_name == "Piet de Boer 🚲"
     assert contact.messages.count() == 2
+
+
+def test_credentials_encrypted_with_a_retired_key_mark_the_channel_failing(channel, settings):
+    settings.CREDENTIALS_KEYS = ["a-key-that-never-encrypted-anything"]
+
+    outcome = channel_poll(channel_id=channel.id)
+
+    assert not outcome.succeeded
+    channel.refresh_from_db()
+    assert channel.health == Channel.Health.FAILING
+    assert "CREDENTIALS_KEY" in channel.last_error
