@@ -34,6 +34,8 @@ class PlatformMessage:
     in_reply_to_external_id: str = ""
     # Written by the channel's own account: an echo of a reply, never a citizen message.
     is_from_account: bool = False
+    # A direct/private message (X DM, Messenger, Mastodon direct) rather than a public post.
+    is_private: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -51,6 +53,18 @@ class FetchResult:
     # The connector's cursor after these messages; stored only together with them.
     cursor: dict[str, Any]
     rejected: list[RejectedItem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """Where a reply goes: under which platform message, to whom, publicly or privately."""
+
+    in_reply_to_external_id: str
+    # The citizen; private replies on some platforms are addressed to them, not to a post.
+    recipient: PlatformAuthor
+    # The conversation's thread key as the connector made it (PlatformMessage.thread_key).
+    thread_key: str
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,12 +120,12 @@ class Connector(Protocol):
         """Everything new since the channel's cursor (or its history window on first poll)."""
         ...
 
-    def send_reply(self, *, text: str, in_reply_to_external_id: str) -> SentReply:
-        """Post a public reply under the given platform message."""
+    def send_reply(self, *, text: str, target: ReplyTarget) -> SentReply:
+        """Post a reply: public under the target message, or private to the recipient."""
         ...
 
     def find_reply(
-        self, *, text: str, in_reply_to_external_id: str, not_before: datetime
+        self, *, text: str, target: ReplyTarget, not_before: datetime
     ) -> SentReply | None:
         """Look on the platform for a reply we may have posted already (after DeliveryUnknown)."""
         ...

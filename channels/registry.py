@@ -15,6 +15,15 @@ class ReplyRules:
     max_length: int
     # The platform's own way of counting (X counts emoji as 2 and every URL as 23).
     measure: Callable[[str], int]
+    # Whether a public conversation can be answered privately (DM) on this platform.
+    supports_private: bool = False
+    # Limit for private replies, when it differs from the public one.
+    private_max_length: int | None = None
+
+    def limit(self, *, private: bool) -> int:
+        if private and self.private_max_length is not None:
+            return self.private_max_length
+        return self.max_length
 
 
 def reply_rules(kind: str) -> ReplyRules:

@@ -30,6 +30,7 @@ from channels.base import (
     RateLimited,
     Rejected,
     RejectedItem,
+    ReplyTarget,
     SentReply,
     TransientError,
 )
@@ -185,11 +186,13 @@ class TwitterConnector:
 
     # --- writing -------------------------------------------------------------------------
 
-    def send_reply(self, *, text: str, in_reply_to_external_id: str) -> SentReply:
+    def send_reply(self, *, text: str, target: ReplyTarget) -> SentReply:
+        if target.private:
+            raise Rejected("Private replies (direct messages) on X are not available yet.")
         response = self._call(
             self.client.create_tweet,
             text=text,
-            in_reply_to_tweet_id=in_reply_to_external_id,
+            in_reply_to_tweet_id=target.in_reply_to_external_id,
             is_write=True,
         )
         try:
@@ -203,7 +206,7 @@ class TwitterConnector:
             ) from error
 
     def find_reply(
-        self, *, text: str, in_reply_to_external_id: str, not_before: datetime
+        self, *, text: str, target: ReplyTarget, not_before: datetime
     ) -> SentReply | None:
         pages = self._pages(
             self.client.get_users_tweets,
@@ -219,7 +222,7 @@ class TwitterConnector:
                     if reference.get("type") == "replied_to"
                 }
                 if (
-                    in_reply_to_external_id in replied_to
+                    target.in_reply_to_external_id in replied_to
                     and html.unescape(str(tweet.get("text", ""))) == text
                 ):
                     return SentReply(external_id=str(tweet["id"]), raw=tweet)

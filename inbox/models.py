@@ -46,6 +46,8 @@ class Conversation(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="conversations")
     # Platform thread key; for X "<conversation_id>:<author id>" (see channels/twitter.py).
     external_thread_id = models.CharField(max_length=200)
+    # A direct-message conversation (X DM, Messenger, Mastodon direct): answered privately.
+    is_private = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.WAITING)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -135,6 +137,8 @@ class Message(models.Model):
         related_name="sent_messages",
     )
     text = models.TextField()
+    # Sent or received as a private message rather than in public.
+    is_private = models.BooleanField(default=False)
     # Platform time for inbound; the moment the agent pressed send for outbound.
     sent_at = models.DateTimeField()
     raw = models.JSONField(default=dict, blank=True)

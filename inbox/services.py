@@ -116,6 +116,7 @@ def messages_ingest(*, channel_id: int, fetched: FetchResult) -> IngestResult:
             in_reply_to_external_id=platform_message.in_reply_to_external_id,
             author_contact=contact,
             text=platform_message.text,
+            is_private=platform_message.is_private,
             sent_at=platform_message.sent_at,
             raw=platform_message.raw,
         )
@@ -190,12 +191,37 @@ def _contact_upsert(channel: Channel, platform_message: PlatformMessage) -> Cont
 def _conversation_for_thread(
     channel: Channel, contact: Contact, platform_message: PlatformMessage
 ) -> tuple[Conversation, bool]:
+    """The conversation of the message's thread key, or of the message it answers.
+
+    Platforms without a thread id (Mastodon) give each status its own key; a citizen's
+    reply to a message we have (their own, or our reply to them) joins that conversation.
+    """
+    existing = (
+        Conversation.objects.select_for_update()
+        .filter(channel=channel, external_thread_id=platform_message.thread_key)
+        .first()
+    )
+    if existing is not None:
+        return existing, False
+    if platform_message.in_reply_to_external_id:
+        parent = (
+            Message.objects.filter(
+                channel=channel,
+                external_id=platform_message.in_reply_to_external_id,
+                conversation__contact=contact,
+            )
+            .select_related("conversation")
+            .first()
+        )
+        if parent is not None:
+            return Conversation.objects.select_for_update().get(id=parent.conversation_id), False
     sent_at = platform_message.sent_at
     conversation, created = Conversation.objects.select_for_update().get_or_create(
         channel=channel,
         external_thread_id=platform_message.thread_key,
         defaults={
             "contact": contact,
+            "is_private": platform_message.is_private,
             "status": Conversation.Status.WAITING,
             "first_inbound_at": sent_at,
             "waiting_since": sent_at,
@@ -270,6 +296,7 @@ def _ingest_echo(channel: Channel, platform_message: PlatformMessage) -> int:
         external_id=platform_message.external_id,
         in_reply_to_external_id=platform_message.in_reply_to_external_id,
         text=platform_message.text,
+        is_private=platform_message.is_private,
         sent_at=platform_message.sent_at,
         raw=platform_message.raw,
         delivery_status=Message.DeliveryStatus.SENT,
@@ -377,8 +404,13 @@ def reply_create(
     actor: User,
     text: str,
     idempotency_key: uuid.UUID,
+    private: bool = False,
 ) -> Message:
-    """Queue a reply for delivery. The same idempotency key always yields the same reply."""
+    """Queue a reply for delivery. The same idempotency key always yields the same reply.
+
+    `private` asks for a direct message in a public conversation; a private conversation
+    is always answered privately.
+    """
     from channels.registry import reply_rules
 
     existing = Message.objects.filter(idempotency_key=idempotency_key).first()
@@ -387,18 +419,22 @@ def reply_create(
     text = text.strip()
     if not text:
         raise ServiceError(_("Write a reply first."))
-    channel_kind = Channel.objects.values_list("kind", flat=True).get(
-        conversations__id=conversation_id
-    )
+    channel_kind, conversation_is_private = Conversation.objects.values_list(
+        "channel__kind", "is_private"
+    ).get(id=conversation_id)
+    private = private or conversation_is_private
     rules = reply_rules(channel_kind)
+    if private and not conversation_is_private and not rules.supports_private:
+        raise ServiceError(_("This channel cannot answer a public message privately."))
     length = rules.measure(text)
-    if length > rules.max_length:
+    limit = rules.limit(private=private)
+    if length > limit:
         raise ServiceError(
             _("This reply counts %(length)d characters on the platform; it allows %(max)d.")
-            % {"length": length, "max": rules.max_length}
+            % {"length": length, "max": limit}
         )
     try:
-        return _reply_create(conversation_id, actor, text, idempotency_key)
+        return _reply_create(conversation_id, actor, text, idempotency_key, private)
     except IntegrityError:
         # A double-submitted form raced us to the insert: the other request's row stands.
         return Message.objects.get(idempotency_key=idempotency_key)
@@ -406,7 +442,7 @@ def reply_create(
 
 @transaction.atomic
 def _reply_create(
-    conversation_id: int, actor: User, text: str, idempotency_key: uuid.UUID
+    conversation_id: int, actor: User, text: str, idempotency_key: uuid.UUID, private: bool
 ) -> Message:
     conversation = Conversation.objects.select_for_update().get(id=conversation_id)
     last_inbound = (
@@ -424,6 +460,7 @@ def _reply_create(
         in_reply_to_external_id=last_inbound.external_id or "",
         author_user=actor,
         text=text,
+        is_private=private,
         sent_at=now,
         delivery_status=Message.DeliveryStatus.QUEUED,
         next_attempt_at=now,
@@ -444,7 +481,13 @@ def _reply_create(
             reason="replied",
         )
     conversation.save(update_fields=update_fields)
-    audit("reply.queued", actor=actor, conversation_id=conversation.id, message_id=message.id)
+    audit(
+        "reply.queued",
+        actor=actor,
+        conversation_id=conversation.id,
+        message_id=message.id,
+        private=private,
+    )
     _enqueue_delivery(message.id)
     return message
 
@@ -480,7 +523,7 @@ def reply_claim_for_sending(*, message_id: int) -> Message | None:
     )
     if not claimed:
         return None
-    return Message.objects.select_related("channel", "conversation").get(id=message_id)
+    return Message.objects.select_related("channel", "conversation__contact").get(id=message_id)
 
 
 @transaction.atomic
@@ -634,26 +677,33 @@ def reply_deliver(*, message_id: int) -> None:
     attempt after the first, it looks on the platform for the reply, because an earlier
     attempt may have been posted without us hearing back (docs/architecture.md, "Replies").
     """
-    from channels.base import ConnectorError, RateLimited
+    from channels.base import ConnectorError, PlatformAuthor, RateLimited, ReplyTarget
     from channels.registry import get_connector
 
     message = reply_claim_for_sending(message_id=message_id)
     if message is None:
         return
+    contact = message.conversation.contact
+    target = ReplyTarget(
+        in_reply_to_external_id=message.in_reply_to_external_id,
+        recipient=PlatformAuthor(
+            external_id=contact.external_id,
+            username=contact.username,
+            display_name=contact.display_name,
+        ),
+        thread_key=message.conversation.external_thread_id,
+        private=message.is_private,
+    )
     try:
         connector = get_connector(message.channel)
         if message.delivery_attempts > 1:
             found = connector.find_reply(
-                text=message.text,
-                in_reply_to_external_id=message.in_reply_to_external_id,
-                not_before=message.sent_at,
+                text=message.text, target=target, not_before=message.sent_at
             )
             if found is not None:
                 reply_mark_sent(message_id=message.id, sent=found, via="found_on_platform")
                 return
-        sent = connector.send_reply(
-            text=message.text, in_reply_to_external_id=message.in_reply_to_external_id
-        )
+        sent = connector.send_reply(text=message.text, target=target)
     except ConnectorError as error:
         if error.transient:
             retry_after = error.retry_after if isinstance(error, RateLimited) else None

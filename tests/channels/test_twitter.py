@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from channels.base import AuthenticationFailed, Rejected
+from channels.base import AuthenticationFailed, PlatformAuthor, Rejected, ReplyTarget
 from channels.models import Channel
 from channels.sandbox import DEMO_CREDENTIALS
 from channels.services import channel_create, channel_poll
@@ -16,6 +16,14 @@ from channels.twitter import MENTIONS_CURSOR, TwitterConnector
 from inbox.models import AuditEvent, Contact, Conversation, Message
 
 pytestmark = pytest.mark.django_db
+
+
+def reply_target(tweet: dict) -> ReplyTarget:
+    return ReplyTarget(
+        in_reply_to_external_id=tweet["id"],
+        recipient=PlatformAuthor(external_id=tweet["author_id"]),
+        thread_key=f"{tweet['conversation_id']}:{tweet['author_id']}",
+    )
 
 
 def poll(channel: Channel) -> int:
@@ -148,7 +156,7 @@ def test_send_reply_posts_a_threaded_reply(channel, sandbox):
     citizen = sandbox.add_mention(text="Waar haal ik een ID-kaart?", username="noor", name="Noor")
 
     sent = TwitterConnector(channel).send_reply(
-        text="Maak een afspraak via de website.", in_reply_to_external_id=citizen["id"]
+        text="Maak een afspraak via de website.", target=reply_target(citizen)
     )
 
     [reply] = sandbox.replies()
@@ -160,23 +168,23 @@ def test_send_reply_posts_a_threaded_reply(channel, sandbox):
 def test_a_reply_the_platform_refuses_is_rejected_with_its_reason(channel, sandbox):
     citizen = sandbox.add_mention(text="Vraag", username="noor", name="Noor")
     connector = TwitterConnector(channel)
-    connector.send_reply(text="Dubbel", in_reply_to_external_id=citizen["id"])
+    connector.send_reply(text="Dubbel", target=reply_target(citizen))
 
     with pytest.raises(Rejected, match="duplicate"):
-        connector.send_reply(text="Dubbel", in_reply_to_external_id=citizen["id"])
+        connector.send_reply(text="Dubbel", target=reply_target(citizen))
 
 
 def test_find_reply_finds_what_was_posted_and_nothing_else(channel, sandbox):
     citizen = sandbox.add_mention(text="Vraag", username="noor", name="Noor")
     connector = TwitterConnector(channel)
-    sent = connector.send_reply(text="Antwoord", in_reply_to_external_id=citizen["id"])
+    sent = connector.send_reply(text="Antwoord", target=reply_target(citizen))
     not_before = timezone.now() - timedelta(minutes=5)
 
     found = connector.find_reply(
-        text="Antwoord", in_reply_to_external_id=citizen["id"], not_before=not_before
+        text="Antwoord", target=reply_target(citizen), not_before=not_before
     )
     missing = connector.find_reply(
-        text="Ander antwoord", in_reply_to_external_id=citizen["id"], not_before=not_before
+        text="Ander antwoord", target=reply_target(citizen), not_before=not_before
     )
 
     assert found is not None and found.external_id == sent.external_id

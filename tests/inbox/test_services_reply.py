@@ -257,3 +257,32 @@ def test_unreadable_platform_items_are_kept_for_admins(channel):
 
     event = AuditEvent.objects.get(action="channel.item_rejected")
     assert event.data == {"reason": "no author", "raw": raw}
+
+
+def test_a_reply_to_a_known_message_joins_its_conversation_whatever_its_thread_key(
+    conversation, channel
+):
+    first = conversation.messages.get()
+    follow_up = PlatformMessage(
+        external_id="5555",
+        thread_key="5555",  # a platform without thread ids keys every message on its own
+        author=PlatformAuthor(external_id=conversation.contact.external_id, username="daan"),
+        text="En wanneer is de volgende keer?",
+        sent_at=timezone.now(),
+        in_reply_to_external_id=first.external_id,
+    )
+    stranger = PlatformMessage(
+        external_id="5556",
+        thread_key="5556",
+        author=PlatformAuthor(external_id="someone-else", username="vreemde"),
+        text="Ik heb dezelfde vraag",
+        sent_at=timezone.now(),
+        in_reply_to_external_id=first.external_id,
+    )
+
+    messages_ingest(
+        channel_id=channel.id, fetched=FetchResult([follow_up, stranger], cursor=channel.cursor)
+    )
+
+    assert Message.objects.get(external_id="5555").conversation == conversation
+    assert Message.objects.get(external_id="5556").conversation != conversation
