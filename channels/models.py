@@ -21,7 +21,10 @@ class Channel(models.Model):
     class Health(models.TextChoices):
         UNKNOWN = "unknown", "Not polled yet"
         OK = "ok", "OK"
+        # A temporary problem (rate limit, outage, timeout): polling goes on by itself.
         FAILING = "failing", "Failing"
+        # Credentials rejected or unreadable: polling stops until an admin fixes them.
+        NEEDS_ATTENTION = "needs_attention", "Needs attention"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     # Stable, script-friendly name used by `manage.py channels poll NAME`.
@@ -55,7 +58,8 @@ class Channel(models.Model):
                 name="channel_kind_valid", condition=Q(kind__in=["twitter", "facebook", "mastodon"])
             ),
             models.CheckConstraint(
-                name="channel_health_valid", condition=Q(health__in=["unknown", "ok", "failing"])
+                name="channel_health_valid",
+                condition=Q(health__in=["unknown", "ok", "failing", "needs_attention"]),
             ),
             # Platforms rate-limit; polling faster than every 10 s only burns the quota.
             models.CheckConstraint(
@@ -71,3 +75,30 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
+
+
+class QuarantinedItem(models.Model):
+    """A platform item the connector could not read, kept with its raw payload for an admin.
+
+    The poll that met it goes on with the rest; nothing is silently dropped.
+    """
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="quarantine")
+    reason = models.TextField()
+    raw = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by an admin once handled (e.g. answered by hand on the platform).
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The channel health table counts open items per channel.
+            models.Index(
+                fields=["channel"],
+                name="quarantine_open_idx",
+                condition=Q(resolved_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel.name}: {self.reason[:60]}"

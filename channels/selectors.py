@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from channels.models import Channel
 
 
 def channel_ids_due_for_poll(*, now: datetime) -> list[int]:
-    channels = Channel.objects.filter(is_active=True).filter(
-        Q(paused_until__isnull=True) | Q(paused_until__lte=now)
+    # A channel whose credentials were refused waits for an admin (docs: "needs attention").
+    channels = (
+        Channel.objects.filter(is_active=True)
+        .exclude(health=Channel.Health.NEEDS_ATTENTION)
+        .filter(Q(paused_until__isnull=True) | Q(paused_until__lte=now))
     )
     return [
         channel.id
@@ -22,8 +25,18 @@ def channel_ids_due_for_poll(*, now: datetime) -> list[int]:
 
 
 def channels_with_health() -> list[Channel]:
-    return list(Channel.objects.order_by("name"))
+    """Every channel, with `open_quarantine` = how many unreadable items wait for an admin."""
+    return list(
+        Channel.objects.annotate(
+            open_quarantine=Count("quarantine", filter=Q(quarantine__resolved_at__isnull=True))
+        ).order_by("name")
+    )
 
 
 def channels_failing() -> list[Channel]:
-    return list(Channel.objects.filter(is_active=True, health=Channel.Health.FAILING))
+    return list(
+        Channel.objects.filter(
+            is_active=True,
+            health__in=[Channel.Health.FAILING, Channel.Health.NEEDS_ATTENTION],
+        )
+    )

@@ -10,9 +10,9 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from channels.base import ConnectorError, RateLimited
+from channels.base import AuthenticationFailed, ConnectorError, RateLimited
 from channels.credentials import encrypt_credentials
-from channels.models import DEFAULT_API_BASE_URLS, Channel
+from channels.models import DEFAULT_API_BASE_URLS, Channel, QuarantinedItem
 from channels.registry import get_connector
 from inbox.services import audit, messages_ingest
 
@@ -51,13 +51,7 @@ def channel_create(
         raise ChannelError(
             f"Unknown channel kind {kind!r}; choose from {', '.join(Channel.Kind.values)}."
         )
-    required = REQUIRED_CREDENTIALS.get(Channel.Kind(kind), ())
-    missing = [key for key in required if not credentials.get(key)]
-    unknown = [key for key in credentials if required and key not in required]
-    if missing:
-        raise ChannelError(f"Missing credentials for {kind}: {', '.join(missing)}.")
-    if unknown:
-        raise ChannelError(f"Unknown credential names for {kind}: {', '.join(unknown)}.")
+    _check_credential_names(kind, credentials)
     if Channel.objects.filter(name=name).exists():
         raise ChannelError(f"A channel named {name!r} exists already.")
     if Channel.objects.filter(kind=kind, account_id=account_id).exists():
@@ -93,6 +87,16 @@ def _enqueue_poll(channel_id: int) -> None:
     poll.delay(channel_id)
 
 
+def _check_credential_names(kind: str, credentials: dict[str, str]) -> None:
+    required = REQUIRED_CREDENTIALS.get(Channel.Kind(kind), ())
+    missing = [key for key in required if not credentials.get(key)]
+    unknown = [key for key in credentials if required and key not in required]
+    if missing:
+        raise ChannelError(f"Missing credentials for {kind}: {', '.join(missing)}.")
+    if unknown:
+        raise ChannelError(f"Unknown credential names for {kind}: {', '.join(unknown)}.")
+
+
 @dataclass(frozen=True)
 class PollOutcome:
     succeeded: bool
@@ -109,7 +113,10 @@ def channel_poll(*, channel_id: int) -> PollOutcome:
     except ConnectorError as error:
         retry_after = error.retry_after if isinstance(error, RateLimited) else None
         channel_record_poll_failure(
-            channel_id=channel_id, error=str(error), retry_after=retry_after
+            channel_id=channel_id,
+            error=str(error),
+            retry_after=retry_after,
+            needs_attention=isinstance(error, AuthenticationFailed),
         )
         return PollOutcome(succeeded=False, error=str(error))
     except Exception as error:
@@ -129,12 +136,16 @@ def channel_poll(*, channel_id: int) -> PollOutcome:
 
 @transaction.atomic
 def channel_record_poll_failure(
-    *, channel_id: int, error: str, retry_after: float | None = None
+    *, channel_id: int, error: str, retry_after: float | None = None, needs_attention: bool = False
 ) -> None:
+    """Record a failed poll where staff see it. Credentials problems stop polling (they do
+    not fix themselves and every try counts against the platform's patience); anything
+    else is retried at the next interval, or after the platform's rate-limit reset."""
     channel = Channel.objects.select_for_update().get(id=channel_id)
     now = timezone.now()
-    is_news = channel.health != Channel.Health.FAILING or channel.last_error != error
-    channel.health = Channel.Health.FAILING
+    health = Channel.Health.NEEDS_ATTENTION if needs_attention else Channel.Health.FAILING
+    is_news = channel.health != health or channel.last_error != error
+    channel.health = health
     channel.last_error = error
     channel.last_error_at = now
     channel.paused_until = now + timedelta(seconds=retry_after) if retry_after else None
@@ -143,3 +154,58 @@ def channel_record_poll_failure(
     # One audit row per distinct failure, not one per poll while a platform is down.
     if is_news:
         audit("channel.poll_failed", channel_id=channel.id, error=error)
+
+
+@transaction.atomic
+def channel_update_credentials(
+    *, channel_id: int, credentials: dict[str, str], actor: User | None = None
+) -> Channel:
+    """New credentials (a renewed token): stored encrypted, and polling resumes."""
+    channel = Channel.objects.select_for_update().get(id=channel_id)
+    _check_credential_names(channel.kind, credentials)
+    channel.credentials_encrypted = encrypt_credentials(credentials)
+    channel.health = Channel.Health.UNKNOWN
+    channel.last_error = ""
+    channel.save(update_fields=["credentials_encrypted", "health", "last_error"])
+    audit(
+        "channel.credentials_updated",
+        actor=actor,
+        channel_id=channel.id,
+        credential_names=sorted(credentials),
+    )
+    transaction.on_commit(lambda: _enqueue_poll(channel.id))
+    return channel
+
+
+@transaction.atomic
+def channel_record_check_passed(*, channel_id: int, description: str) -> None:
+    """`channels test` succeeded: a channel that needed attention is polled again."""
+    channel = Channel.objects.select_for_update().get(id=channel_id)
+    if channel.health != Channel.Health.NEEDS_ATTENTION:
+        return
+    channel.health = Channel.Health.UNKNOWN
+    channel.last_error = ""
+    channel.save(update_fields=["health", "last_error"])
+    audit("channel.check_passed", channel_id=channel.id, account=description)
+    transaction.on_commit(lambda: _enqueue_poll(channel.id))
+
+
+@transaction.atomic
+def quarantine_resolve(*, item_ids: list[int], actor: User) -> int:
+    """An admin has handled these unreadable items (e.g. answered them on the platform)."""
+    items = list(
+        QuarantinedItem.objects.select_for_update().filter(
+            id__in=item_ids, resolved_at__isnull=True
+        )
+    )
+    now = timezone.now()
+    for item in items:
+        item.resolved_at = now
+        item.save(update_fields=["resolved_at"])
+        audit(
+            "channel.item_resolved",
+            actor=actor,
+            channel_id=item.channel_id,
+            quarantined_item_id=item.id,
+        )
+    return len(items)

@@ -13,6 +13,8 @@ class ReplyForm(forms.Form):
     # Generated when the composer is rendered: a second submit of the same form (double
     # click, browser retry) carries the same key and creates nothing new.
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+    # Only offered where the platform can answer a public message privately (DM).
+    private = forms.BooleanField(required=False)
 
     def __init__(self, *args: object, max_length: int, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -21,8 +21,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from channels.base import FetchResult, PlatformMessage, SentReply
-from channels.models import Channel
+from channels.models import Channel, QuarantinedItem
 from inbox.models import AgentProfile, AuditEvent, Contact, Conversation, Message
+from inbox.text import storable_json, storable_text
 
 logger = logging.getLogger(__name__)
 
@@ -115,10 +116,10 @@ def messages_ingest(*, channel_id: int, fetched: FetchResult) -> IngestResult:
             external_id=platform_message.external_id,
             in_reply_to_external_id=platform_message.in_reply_to_external_id,
             author_contact=contact,
-            text=platform_message.text,
+            text=storable_text(platform_message.text),
             is_private=platform_message.is_private,
             sent_at=platform_message.sent_at,
-            raw=platform_message.raw,
+            raw=storable_json(platform_message.raw),
         )
         new_messages += 1
         _conversation_note_inbound(conversation, message)
@@ -128,13 +129,14 @@ def messages_ingest(*, channel_id: int, fetched: FetchResult) -> IngestResult:
     for rejected in fetched.rejected:
         # Kept with its raw payload where admins look, rather than silently dropped.
         logger.warning(
-            "rejected platform item: %s",
-            rejected.reason,
-            extra={"channel": channel.name, "reason": rejected.reason},
+            "quarantined platform item: %s", rejected.reason, extra={"channel": channel.name}
         )
-        audit(
-            "channel.item_rejected", channel_id=channel.id, reason=rejected.reason, raw=rejected.raw
+        item = QuarantinedItem.objects.create(
+            channel=channel,
+            reason=storable_text(rejected.reason),
+            raw=storable_json(rejected.raw),
         )
+        audit("channel.item_quarantined", channel_id=channel.id, quarantined_item_id=item.id)
 
     previous_health = channel.health
     channel.cursor = fetched.cursor
@@ -165,8 +167,8 @@ def _contact_upsert(channel: Channel, platform_message: PlatformMessage) -> Cont
         channel=channel,
         external_id=author.external_id,
         defaults={
-            "username": author.username,
-            "display_name": author.display_name,
+            "username": storable_text(author.username),
+            "display_name": storable_text(author.display_name),
             "avatar_url": author.avatar_url,
         },
     )
@@ -175,8 +177,8 @@ def _contact_upsert(channel: Channel, platform_message: PlatformMessage) -> Cont
         changed = {
             field: value
             for field, value in (
-                ("username", author.username),
-                ("display_name", author.display_name),
+                ("username", storable_text(author.username)),
+                ("display_name", storable_text(author.display_name)),
                 ("avatar_url", author.avatar_url),
             )
             if value and getattr(contact, field) != value
@@ -280,7 +282,7 @@ def _ingest_echo(channel: Channel, platform_message: PlatformMessage) -> int:
             direction=Message.Direction.OUTBOUND,
             delivery_status__in=[Message.DeliveryStatus.QUEUED, Message.DeliveryStatus.SENDING],
             in_reply_to_external_id=platform_message.in_reply_to_external_id,
-            text=platform_message.text,
+            text=storable_text(platform_message.text),
         )
         .first()
     )
@@ -295,10 +297,10 @@ def _ingest_echo(channel: Channel, platform_message: PlatformMessage) -> int:
         direction=Message.Direction.OUTBOUND,
         external_id=platform_message.external_id,
         in_reply_to_external_id=platform_message.in_reply_to_external_id,
-        text=platform_message.text,
+        text=storable_text(platform_message.text),
         is_private=platform_message.is_private,
         sent_at=platform_message.sent_at,
-        raw=platform_message.raw,
+        raw=storable_json(platform_message.raw),
         delivery_status=Message.DeliveryStatus.SENT,
         delivered_at=platform_message.sent_at,
     )

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from channels.registry import reply_rules
@@ -88,8 +89,17 @@ def _render_conversation(
         "thread": selectors.conversation_messages(conversation),
         "history": selectors.contact_other_conversations(conversation),
         "form": form,
+        "reply_rules": reply_rules(conversation.channel.kind),
+        "move_to_private_text": MOVE_TO_PRIVATE_TEXT,
     }
     return render(request, "inbox/conversation.html", context, status=status)
+
+
+# The "move to DM" answer: never ask for personal data in public (AVG/GDPR).
+MOVE_TO_PRIVATE_TEXT = gettext_lazy(
+    "Thank you for your message. To help you we need some personal details. Please do not "
+    "share them here in public: send us a private message and we will continue there."
+)
 
 
 def _reply_max_length(conversation: Conversation) -> int:
@@ -117,6 +127,7 @@ def reply_send(request: HttpRequest, conversation_id: int) -> HttpResponse:
                 actor=_staff_user(request),
                 text=form.cleaned_data["text"],
                 idempotency_key=form.cleaned_data["idempotency_key"],
+                private=form.cleaned_data["private"],
             )
         except services.ServiceError as error:
             form.add_error("text", str(error))

@@ -28,8 +28,20 @@
     });
   }
 
+  // Canned answers: put the text in the composer, where the agent can still edit it.
+  function bindInsertText(button) {
+    button.addEventListener("click", function () {
+      var textarea = document.getElementById(button.dataset.target);
+      if (!textarea) return;
+      textarea.value = button.dataset.insertText;
+      textarea.dispatchEvent(new Event("input"));
+      textarea.focus();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("textarea[data-max-length]").forEach(bindCounter);
+    document.querySelectorAll("button[data-insert-text]").forEach(bindInsertText);
     document.querySelectorAll("form.reply-form").forEach(bindSubmitGuard);
   });
 })();

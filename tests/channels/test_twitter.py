@@ -11,6 +11,7 @@ from django.utils import timezone
 from channels.base import AuthenticationFailed, PlatformAuthor, Rejected, ReplyTarget
 from channels.models import Channel
 from channels.sandbox import DEMO_CREDENTIALS
+from channels.selectors import channel_ids_due_for_poll
 from channels.services import channel_create, channel_poll
 from channels.twitter import MENTIONS_CURSOR, TwitterConnector
 from inbox.models import AuditEvent, Contact, Conversation, Message
@@ -143,13 +144,38 @@ def test_recovery_after_a_failure_clears_the_error(channel, sandbox):
     assert channel.last_error == ""
 
 
-def test_revoked_credentials_are_reported_in_plain_words(channel, sandbox):
+def test_revoked_credentials_stop_polling_until_an_admin_renews_them(channel, sandbox):
     sandbox.add_fault(path_prefix="/2/users", status=401, count=1)
 
     outcome = channel_poll(channel_id=channel.id)
 
     assert not outcome.succeeded
     assert "credentials" in outcome.error
+    channel.refresh_from_db()
+    assert channel.health == Channel.Health.NEEDS_ATTENTION
+    later = timezone.now() + timedelta(hours=1)
+    assert channel_ids_due_for_poll(now=later) == []
+
+    call_command(
+        "channels",
+        "credentials",
+        channel.name,
+        *[f"--credential={key}={value}" for key, value in DEMO_CREDENTIALS.items()],
+    )
+    channel.refresh_from_db()
+    assert channel.health == Channel.Health.UNKNOWN
+    assert channel_ids_due_for_poll(now=later) == [channel.id]
+
+
+def test_a_passing_check_resumes_a_channel_that_needed_attention(channel, sandbox):
+    sandbox.add_fault(path_prefix="/2/users", status=401, count=1)
+    channel_poll(channel_id=channel.id)
+
+    call_command("channels", "test", channel.name)
+
+    channel.refresh_from_db()
+    assert channel.health == Channel.Health.UNKNOWN
+    assert AuditEvent.objects.filter(action="channel.check_passed").count() == 1
 
 
 def test_send_reply_posts_a_threaded_reply(channel, sandbox):
@@ -267,5 +293,5 @@ def test_credentials_encrypted_with_a_retired_key_mark_the_channel_failing(chann
 
     assert not outcome.succeeded
     channel.refresh_from_db()
-    assert channel.health == Channel.Health.FAILING
+    assert channel.health == Channel.Health.NEEDS_ATTENTION
     assert "CREDENTIALS_KEY" in channel.last_error

@@ -22,6 +22,7 @@ def citizen_writes(
     username: str = "burger",
     thread: str | None = None,
     sent_at: datetime | None = None,
+    private: bool = False,
 ) -> Conversation:
     """A citizen's message arrives through the same ingest path the poller uses."""
     external_id = str(next(_ids))
@@ -33,6 +34,7 @@ def citizen_writes(
         ),
         text=text,
         sent_at=sent_at or timezone.now(),
+        is_private=private,
     )
     messages_ingest(
         channel_id=channel.id,

@@ -8,6 +8,7 @@ import time_machine
 from django.utils import timezone
 
 from channels.base import FetchResult, PlatformAuthor, PlatformMessage, RejectedItem
+from channels.models import QuarantinedItem
 from channels.services import channel_poll
 from inbox.models import AuditEvent, Conversation, Message
 from inbox.services import (
@@ -248,15 +249,46 @@ def test_an_echo_of_a_reply_still_sending_completes_that_reply(conversation, age
     assert Message.objects.filter(direction=Message.Direction.OUTBOUND).count() == 1
 
 
-def test_unreadable_platform_items_are_kept_for_admins(channel):
-    raw = {"id": "77", "text": "zonder auteur"}
+def test_unreadable_platform_items_are_quarantined_and_the_rest_is_stored(channel):
+    raw = {"id": "77", "text": "zonder auteur\u0000"}
+    readable = PlatformMessage(
+        external_id="78",
+        thread_key="78",
+        author=PlatformAuthor(external_id="u1", username="lees"),
+        text="Wel leesbaar",
+        sent_at=timezone.now(),
+    )
     messages_ingest(
         channel_id=channel.id,
-        fetched=FetchResult([], cursor=channel.cursor, rejected=[RejectedItem("no author", raw)]),
+        fetched=FetchResult(
+            [readable], cursor=channel.cursor, rejected=[RejectedItem("no author", raw)]
+        ),
     )
 
-    event = AuditEvent.objects.get(action="channel.item_rejected")
-    assert event.data == {"reason": "no author", "raw": raw}
+    item = QuarantinedItem.objects.get()
+    assert item.channel == channel
+    assert item.reason == "no author"
+    assert item.raw == {"id": "77", "text": "zonder auteur"}
+    assert AuditEvent.objects.filter(action="channel.item_quarantined").count() == 1
+    assert Message.objects.filter(external_id="78").exists()
+
+
+def test_text_postgresql_cannot_store_is_cleaned_and_the_message_kept(channel):
+    broken = PlatformMessage(
+        external_id="79",
+        thread_key="79",
+        author=PlatformAuthor(external_id="u2", username="kapot", display_name="Ka\x00pot"),
+        text="Mijn vraag\x00 met een half emoji \ud83d erin",
+        sent_at=timezone.now(),
+        raw={"text": "Mijn vraag\x00"},
+    )
+
+    messages_ingest(channel_id=channel.id, fetched=FetchResult([broken], cursor=channel.cursor))
+
+    message = Message.objects.get(external_id="79")
+    assert message.text == "Mijn vraag met een half emoji  erin"
+    assert message.raw == {"text": "Mijn vraag"}
+    assert message.author_contact.display_name == "Kapot"
 
 
 def test_a_reply_to_a_known_message_joins_its_conversation_whatever_its_thread_key(

@@ -204,3 +204,17 @@ def test_healthz_names_what_is_down(client, settings):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["checks"]["broker"].startswith("error")
+
+
+def test_a_private_conversation_is_answered_privately(logged_in, agent, channel):
+    conversation = citizen_writes(channel, text="Mijn BSN is ...", private=True)
+    client = logged_in(agent)
+
+    page = client.get(reverse("inbox:conversation", args=[conversation.id])).content.decode()
+    client.post(
+        reverse("inbox:reply_send", args=[conversation.id]),
+        {"text": "Dank, we zoeken het uit.", "idempotency_key": str(uuid.uuid4())},
+    )
+
+    assert "privébericht" in page
+    assert Message.objects.get(direction=Message.Direction.OUTBOUND).is_private

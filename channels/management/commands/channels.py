@@ -13,7 +13,13 @@ from django.core.management.base import BaseCommand, CommandError
 from channels.base import ConnectorError
 from channels.models import Channel
 from channels.registry import get_connector
-from channels.services import ChannelError, channel_create, channel_poll
+from channels.services import (
+    ChannelError,
+    channel_create,
+    channel_poll,
+    channel_record_check_passed,
+    channel_update_credentials,
+)
 
 
 def _credential(value: str) -> tuple[str, str]:
@@ -50,8 +56,16 @@ class Command(BaseCommand):
         actions.add_parser("list", help="List channels with their health.")
         poll = actions.add_parser("poll", help="Poll one channel now; exits 1 if it failed.")
         poll.add_argument("name")
-        test = actions.add_parser("test", help="Check credentials and reachability.")
+        test = actions.add_parser(
+            "test",
+            help="Check credentials and reachability; resumes a channel that needed attention.",
+        )
         test.add_argument("name")
+        renew = actions.add_parser("credentials", help="Replace a channel's credentials.")
+        renew.add_argument("name")
+        renew.add_argument(
+            "--credential", action="append", default=[], metavar="KEY=VALUE", required=True
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -63,6 +77,8 @@ class Command(BaseCommand):
             self._poll(self._channel(options["name"]))
         elif action == "test":
             self._test(self._channel(options["name"]))
+        elif action == "credentials":
+            self._credentials(self._channel(options["name"]), options["credential"])
 
     def _channel(self, name: str) -> Channel:
         try:
@@ -111,4 +127,13 @@ class Command(BaseCommand):
             description = get_connector(channel).check()
         except ConnectorError as error:
             raise CommandError(f"{channel.name}: {error}") from error
+        channel_record_check_passed(channel_id=channel.id, description=description)
         self.stdout.write(f"{channel.name}: OK, {description}")
+
+    def _credentials(self, channel: Channel, values: list[str]) -> None:
+        credentials = dict(_credential(value) for value in values)
+        try:
+            channel_update_credentials(channel_id=channel.id, credentials=credentials)
+        except ChannelError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(f"Updated the credentials of {channel.name}; polling resumes.")
