@@ -66,7 +66,14 @@ def test_an_agent_logs_in_answers_a_citizen_and_sees_the_reply_sent(
 
     page.get_by_role("link", name="Els").first.click()
     expect(page.get_by_text("lantaarnpaal voor Kerkstraat 12")).to_be_visible()
-    page.get_by_label("Je antwoord").fill("Dank je, Els! We sturen vandaag een monteur.")
+    composer = page.get_by_label("Je antwoord")
+    send = page.get_by_role("button", name="Antwoord versturen")
+    # X counts an emoji as two characters: 150 of them are 300, too long to send.
+    composer.fill("🙂" * 150)
+    expect(page.locator("#reply-counter")).to_have_text("300 van 280 tekens")
+    expect(send).to_be_disabled()
+    composer.fill("Dank je, Els! We sturen vandaag een monteur.")
+    expect(send).to_be_enabled()
     page.get_by_role("button", name="Antwoord versturen").click()
 
     expect(page.get_by_test_id("delivery-status")).to_have_text("Verstuurd", timeout=30_000)

@@ -2,20 +2,79 @@
 (function () {
   "use strict";
 
-  // Live character counter for the reply composer (the platform's limit).
+  // How platforms count a text. X: emoji and most non-Latin characters count 2 and every
+  // URL 23 (channels/tweet_text.py is the server-side twin). Mastodon: every URL 23.
+  var URL_PATTERN = /https?:\/\/\S+/gi;
+  var LIGHT_RANGES = [[0, 4351], [8192, 8205], [8208, 8223], [8242, 8247]];
+
+  function isLight(codePoint) {
+    return LIGHT_RANGES.some(function (range) {
+      return codePoint >= range[0] && codePoint <= range[1];
+    });
+  }
+
+  function xLength(text) {
+    var urls = text.match(URL_PATTERN) || [];
+    var rest = text.normalize("NFC").replace(URL_PATTERN, "");
+    var length = urls.length * 23;
+    var afterJoiner = false;
+    var unpairedFlag = false;
+    Array.from(rest).forEach(function (character) {
+      var codePoint = character.codePointAt(0);
+      if (codePoint === 0xfe0f || codePoint === 0x20e3 || codePoint === 0x200d) {
+        afterJoiner = codePoint === 0x200d;
+        return;
+      }
+      if ((codePoint >= 0x1f3fb && codePoint < 0x1f400) ||
+          (codePoint >= 0xe0020 && codePoint < 0xe0080) || afterJoiner) {
+        afterJoiner = false;
+        return;
+      }
+      if (codePoint >= 0x1f1e6 && codePoint < 0x1f200) {
+        if (unpairedFlag) { unpairedFlag = false; return; }
+        unpairedFlag = true;
+      } else {
+        unpairedFlag = false;
+      }
+      length += isLight(codePoint) ? 1 : 2;
+    });
+    return length;
+  }
+
+  function mastodonLength(text) {
+    var urls = text.match(URL_PATTERN) || [];
+    return Array.from(text.replace(URL_PATTERN, "")).length + urls.length * 23;
+  }
+
+  var MEASURES = { twitter: xLength, mastodon: mastodonLength };
+
+  // Live counter for the reply composer, counted the way the platform counts; the send
+  // button is disabled while the text is too long, as the platform would refuse it.
   function bindCounter(textarea) {
     var counter = document.getElementById("reply-counter");
-    var max = parseInt(textarea.dataset.maxLength, 10);
-    if (!counter || !max) return;
+    var form = textarea.form;
+    var sendButton = form && form.querySelector("button[type=submit]");
+    var measure = MEASURES[textarea.dataset.countRule] || function (text) {
+      return Array.from(text).length;
+    };
+    if (!counter) return;
     var template = document.documentElement.lang === "en"
       ? "{n} of {max} characters"
       : "{n} van {max} tekens";
+    function limit() {
+      var privateChoice = form && form.querySelector("input[name=private]:checked");
+      var isPrivate = privateChoice && privateChoice.value === "on";
+      return parseInt(isPrivate ? textarea.dataset.privateMaxLength : textarea.dataset.maxLength, 10);
+    }
     function update() {
-      var n = textarea.value.length;
+      var n = measure(textarea.value);
+      var max = limit();
       counter.textContent = template.replace("{n}", n).replace("{max}", max);
       counter.classList.toggle("over", n > max);
+      if (sendButton) sendButton.disabled = n > max;
     }
     textarea.addEventListener("input", update);
+    if (form) form.addEventListener("change", update);
   }
 
   // A second click while the first submit is on its way would only repeat it; the

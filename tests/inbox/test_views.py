@@ -102,7 +102,8 @@ def test_the_conversation_page_shows_the_thread_and_history_in_flat_queries(
     content = response.content.decode()
     assert all(f"Bericht {number}" in content for number in range(5))
     assert "Earlier conversations" in content or "Eerdere gesprekken" in content
-    assert 'maxlength="280"' in content
+    assert 'data-max-length="280"' in content
+    assert 'data-count-rule="twitter"' in content
 
 
 def test_sending_a_reply_queues_it_once_even_when_submitted_twice(logged_in, agent, channel):
