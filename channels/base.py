@@ -24,6 +24,18 @@ class PlatformAuthor:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """Media on a citizen's message, kept as a reference to the platform's copy."""
+
+    url: str
+    # "image", "video", "gif", "audio" or "file", as the platform calls it.
+    kind: str = "image"
+    preview_url: str = ""
+    # The platform's alt text, shown to screen-reader users.
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class PlatformMessage:
     external_id: str
     # Messages with the same thread key on a channel form one conversation.
@@ -36,6 +48,7 @@ class PlatformMessage:
     is_from_account: bool = False
     # A direct/private message (X DM, Messenger, Mastodon direct) rather than a public post.
     is_private: bool = False
+    attachments: tuple[Attachment, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict)
 
 

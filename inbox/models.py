@@ -139,6 +139,9 @@ class Message(models.Model):
     text = models.TextField()
     # Sent or received as a private message rather than in public.
     is_private = models.BooleanField(default=False)
+    # Media references: [{"url", "kind", "preview_url", "description"}] (inbox/text.py checks
+    # that every URL is http(s) before it is stored).
+    attachments = models.JSONField(default=list, blank=True)
     # Platform time for inbound; the moment the agent pressed send for outbound.
     sent_at = models.DateTimeField()
     raw = models.JSONField(default=dict, blank=True)

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from channels.base import FetchResult, PlatformMessage, SentReply
 from channels.models import Channel, QuarantinedItem
 from inbox.models import AgentProfile, AuditEvent, Contact, Conversation, Message
-from inbox.text import storable_json, storable_text
+from inbox.text import storable_attachments, storable_json, storable_text
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,7 @@ def messages_ingest(*, channel_id: int, fetched: FetchResult) -> IngestResult:
             author_contact=contact,
             text=storable_text(platform_message.text),
             is_private=platform_message.is_private,
+            attachments=storable_attachments(platform_message.attachments),
             sent_at=platform_message.sent_at,
             raw=storable_json(platform_message.raw),
         )

@@ -60,7 +60,9 @@ reads = st.lists(
 
 
 @pytest.mark.django_db
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(size=st.integers(min_value=1, max_value=30), echo_every=st.integers(0, 4), schedule=reads)
 def test_any_schedule_of_reads_stores_every_citizen_message_exactly_once(
     channel, size, echo_every, schedule

@@ -7,8 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from channels.base import Attachment, FetchResult, PlatformAuthor, PlatformMessage
 from inbox.models import Conversation, Message
-from inbox.services import conversation_take, conversations_assign_waiting
+from inbox.services import conversation_take, conversations_assign_waiting, messages_ingest
 from tests.conftest import PASSWORD
 from tests.inbox.helpers import citizen_writes
 
@@ -219,3 +220,34 @@ def test_a_private_conversation_is_answered_privately(logged_in, agent, channel)
 
     assert "privébericht" in page
     assert Message.objects.get(direction=Message.Direction.OUTBOUND).is_private
+
+
+def test_attachments_show_as_thumbnails_and_unsafe_links_never_reach_the_page(
+    logged_in, agent, channel
+):
+    message = PlatformMessage(
+        external_id="4242",
+        thread_key="4242",
+        author=PlatformAuthor(external_id="u9", username="foto"),
+        text="Kijk: <script>alert(1)</script> https://example.org/kapot",
+        sent_at=timezone.now(),
+        attachments=(
+            Attachment(
+                url="https://media.example/lamp.jpg",
+                preview_url="https://media.example/lamp_small.jpg",
+                description="Een kapotte lantaarnpaal",
+            ),
+            Attachment(url="javascript:alert(1)", description="gevaarlijk"),
+        ),
+    )
+    messages_ingest(channel_id=channel.id, fetched=FetchResult([message], cursor={}))
+    conversation = Conversation.objects.get(external_thread_id="4242")
+
+    content = logged_in(agent).get(reverse("inbox:conversation", args=[conversation.id]))
+    html = content.content.decode()
+
+    assert 'src="https://media.example/lamp_small.jpg"' in html
+    assert 'alt="Een kapotte lantaarnpaal"' in html
+    assert "javascript:" not in html
+    assert "<script>alert(1)</script>" not in html
+    assert '<a href="https://example.org/kapot"' in html
