@@ -1,4 +1,5 @@
-"""X (Twitter) connector: mentions in, public replies out, through tweepy's v2 `Client`.
+"""X (Twitter) connector through tweepy's v2 `Client`: mentions and direct messages in,
+public replies and direct messages out.
 
 tweepy hard-codes https://api.twitter.com and sets no timeout, so the client gets a session
 that rewrites the host to the channel's API base URL (the sandbox platform in development)
@@ -11,6 +12,7 @@ from __future__ import annotations
 import html
 import logging
 import time
+import unicodedata
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,6 +64,16 @@ PAGE_SIZE = 100
 MAX_PAGES = 20
 MENTIONS_CURSOR = "mentions_since_id"
 
+DM_EVENT_FIELDS = ["id", "text", "event_type", "created_at", "sender_id", "dm_conversation_id"]
+DM_EXPANSIONS = ["sender_id"]
+# GET /2/dm_events has no since_id: we page newest to oldest until the newest event id we
+# stored last time (or, on the first poll, until the history window ends).
+DM_CURSOR = "dm_newest_event_id"
+# X keeps 30 days of DM events; 50 pages of 100 is far beyond what a municipality receives
+# between two polls, even after a long pause. The bound only stops a platform bug looping.
+MAX_DM_PAGES = 50
+DM_THREAD_PREFIX = "dm:"
+
 
 class ApiBaseSession(requests.Session):
     """Sends tweepy's requests to `api_base_url` instead of the hard-coded X host."""
@@ -76,6 +88,13 @@ class ApiBaseSession(requests.Session):
             url = self.api_base_url + url[len(TWITTER_API_HOST) :]
         kwargs.setdefault("timeout", self.default_timeout)
         return super().request(method, url, *args, **kwargs)
+
+
+def _created_before(event: dict[str, Any], moment: datetime) -> bool:
+    try:
+        return datetime.fromisoformat(str(event["created_at"])) < moment
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def _platform_detail(error: tweepy.HTTPException) -> str:
@@ -145,10 +164,156 @@ class TwitterConnector:
                 messages.append(self._to_platform_message(tweet, users))
             except (KeyError, TypeError, ValueError) as error:
                 rejected.append(RejectedItem(reason=f"Unreadable tweet: {error!r}", raw=tweet))
+
+        # Mentions and DMs are one poll: when reading the DMs fails, the error propagates
+        # and the whole poll fails, so neither cursor moves and the next poll reads both
+        # again (ingest skips what it has). Simpler than storing half a poll and reporting
+        # the other half, and nothing is lost either way.
+        direct = self._fetch_direct_messages()
+        messages.extend(direct.messages)
+        rejected.extend(direct.rejected)
+
         cursor = dict(self.channel.cursor)
         if newest_id:
             cursor[MENTIONS_CURSOR] = newest_id
+        cursor.update(direct.cursor)
         return FetchResult(messages=messages, cursor=cursor, rejected=rejected)
+
+    def _fetch_direct_messages(self) -> FetchResult:
+        """DM events newer than the stored newest one (first poll: the history window).
+
+        The cursor in the result holds only the DM key. Pages are read newest first; reading
+        stops after the page that reaches a known (or too old) event, never in between, so no
+        event between two pages is skipped.
+        """
+        known_newest = self.channel.cursor.get(DM_CURSOR)
+        stop_at_id = int(known_newest) if known_newest else None
+        oldest_wanted = (
+            None if known_newest else timezone.now() - timedelta(days=self.channel.history_days)
+        )
+        events: list[tuple[int, dict[str, Any]]] = []
+        # Known events on the last page read: not new, but they tell which citizen message
+        # an echo of ours follows (see _dm_to_platform_message).
+        known_events: list[tuple[int, dict[str, Any]]] = []
+        users: dict[str, dict[str, Any]] = {}
+        rejected: list[RejectedItem] = []
+        reached_the_end = False
+        pages = self._pages(
+            self.client.get_direct_message_events,
+            dm_event_fields=DM_EVENT_FIELDS,
+            event_types="MessageCreate",
+            expansions=DM_EXPANSIONS,
+            user_fields=USER_FIELDS,
+            user_auth=True,
+            max_pages=MAX_DM_PAGES,
+        )
+        for page in pages:
+            for user in (page.get("includes") or {}).get("users") or []:
+                if isinstance(user, dict) and user.get("id"):
+                    users[str(user["id"])] = user
+            for event in page.get("data") or []:
+                try:
+                    event_id = int(event["id"])
+                    created_at = datetime.fromisoformat(str(event["created_at"]))
+                except (KeyError, TypeError, ValueError) as error:
+                    rejected.append(
+                        RejectedItem(reason=f"Unreadable direct message: {error!r}", raw=event)
+                    )
+                    continue
+                if (stop_at_id is not None and event_id <= stop_at_id) or (
+                    oldest_wanted is not None and created_at < oldest_wanted
+                ):
+                    reached_the_end = True
+                    known_events.append((event_id, event))
+                    continue
+                events.append((event_id, event))
+            if reached_the_end:
+                break
+        else:
+            # Paging ended without reaching a known or too old event. Normal when X has no
+            # older events (a new account, or the known one aged past X's 30 days), but after
+            # MAX_DM_PAGES full pages older events may be left unread: say so where admins
+            # look (the quarantine) rather than leave a silent gap.
+            if len(events) + len(rejected) >= MAX_DM_PAGES * PAGE_SIZE:
+                logger.warning(
+                    "direct message paging stopped after %s pages",
+                    MAX_DM_PAGES,
+                    extra={"channel": self.channel.name},
+                )
+                rejected.append(
+                    RejectedItem(
+                        reason=(
+                            f"Read {len(events)} direct messages and stopped; older ones "
+                            f"(after event {known_newest or 'the history window'}) may be "
+                            "missing. Look on X."
+                        ),
+                        raw={"known_newest_event_id": known_newest},
+                    )
+                )
+
+        messages: list[PlatformMessage] = []
+        # Oldest first, so that each of our own messages can name the citizen message
+        # before it in its conversation (see _dm_to_platform_message).
+        last_citizen_event: dict[str, str] = {}
+        new_event_ids = {event_id for event_id, _ in events}
+        for event_id, event in sorted([*known_events, *events], key=lambda item: item[0]):
+            if event_id not in new_event_ids:
+                if str(event.get("sender_id")) != self.channel.account_id:
+                    conversation_id = event.get("dm_conversation_id")
+                    last_citizen_event[f"{DM_THREAD_PREFIX}{conversation_id}"] = str(event_id)
+                continue
+            try:
+                message = self._dm_to_platform_message(event, users, last_citizen_event)
+            except (KeyError, TypeError, ValueError) as error:
+                rejected.append(
+                    RejectedItem(reason=f"Unreadable direct message: {error!r}", raw=event)
+                )
+                continue
+            messages.append(message)
+            if not message.is_from_account:
+                last_citizen_event[message.thread_key] = message.external_id
+
+        cursor: dict[str, Any] = {}
+        newest = max((event_id for event_id, _ in events), default=None)
+        if newest is not None:
+            cursor[DM_CURSOR] = str(newest)
+        return FetchResult(messages=messages, cursor=cursor, rejected=rejected)
+
+    def _dm_to_platform_message(
+        self,
+        event: dict[str, Any],
+        users: dict[str, dict[str, Any]],
+        last_citizen_event: dict[str, str],
+    ) -> PlatformMessage:
+        sender_id = str(event["sender_id"])
+        conversation_id = str(event["dm_conversation_id"])
+        if not conversation_id:
+            raise ValueError("direct message without dm_conversation_id")
+        thread_key = f"{DM_THREAD_PREFIX}{conversation_id}"
+        is_from_account = sender_id == self.channel.account_id
+        user = users.get(sender_id, {})
+        return PlatformMessage(
+            external_id=str(event["id"]),
+            # Each DM conversation is one private conversation in the inbox.
+            thread_key=thread_key,
+            author=PlatformAuthor(
+                external_id=sender_id,
+                username=str(user.get("username", "")),
+                display_name=str(user.get("name", "")),
+                avatar_url=str(user.get("profile_image_url", "")),
+            ),
+            text=str(event["text"]),
+            sent_at=datetime.fromisoformat(str(event["created_at"])),
+            # DMs name no message they answer. For our own (echoes: replies from Webcare or
+            # from the X app) the citizen's latest message before it on the pages read stands
+            # in, so ingest can attach the echo to its conversation or to the pending reply.
+            in_reply_to_external_id=last_citizen_event.get(thread_key, "")
+            if is_from_account
+            else "",
+            is_from_account=is_from_account,
+            is_private=True,
+            raw=event,
+        )
 
     def _to_platform_message(
         self, tweet: dict[str, Any], users: dict[str, dict[str, Any]]
@@ -188,7 +353,7 @@ class TwitterConnector:
 
     def send_reply(self, *, text: str, target: ReplyTarget) -> SentReply:
         if target.private:
-            raise Rejected("Private replies (direct messages) on X are not available yet.")
+            return self._send_direct_message(text=text, target=target)
         response = self._call(
             self.client.create_tweet,
             text=text,
@@ -205,9 +370,70 @@ class TwitterConnector:
                 f"X answered the reply with data we do not understand: {response!r:.200}"
             ) from error
 
+    def _send_direct_message(self, *, text: str, target: ReplyTarget) -> SentReply:
+        """Into the DM conversation itself, or, for a public message, to its author."""
+        recipient: dict[str, str]
+        if target.thread_key.startswith(DM_THREAD_PREFIX):
+            recipient = {"dm_conversation_id": target.thread_key.removeprefix(DM_THREAD_PREFIX)}
+        else:
+            recipient = {"participant_id": target.recipient.external_id}
+        response = self._call(
+            self.client.create_direct_message,
+            text=text,
+            user_auth=True,
+            is_write=True,
+            **recipient,
+        )
+        try:
+            data = response["data"]
+            return SentReply(external_id=str(data["dm_event_id"]), raw=data)
+        except (KeyError, TypeError) as error:
+            raise DeliveryUnknown(
+                f"X answered the direct message with data we do not understand: {response!r:.200}"
+            ) from error
+
+    def _dm_conversation_id(self, target: ReplyTarget) -> str:
+        if target.thread_key.startswith(DM_THREAD_PREFIX):
+            return target.thread_key.removeprefix(DM_THREAD_PREFIX)
+        # X names a one-to-one conversation after its two user ids, smaller one first.
+        smaller, larger = sorted((self.channel.account_id, target.recipient.external_id), key=int)
+        return f"{smaller}-{larger}"
+
+    def _find_direct_message(
+        self, *, text: str, target: ReplyTarget, not_before: datetime
+    ) -> SentReply | None:
+        conversation_id = self._dm_conversation_id(target)
+        wanted_text = unicodedata.normalize("NFC", text)
+        oldest_wanted = not_before - timedelta(minutes=1)
+        pages = self._pages(
+            self.client.get_direct_message_events,
+            dm_event_fields=DM_EVENT_FIELDS,
+            event_types="MessageCreate",
+            user_auth=True,
+            max_pages=MAX_DM_PAGES,
+        )
+        for page in pages:
+            events = page.get("data") or []
+            for event in events:
+                if (
+                    str(event.get("sender_id")) == self.channel.account_id
+                    and str(event.get("dm_conversation_id")) == conversation_id
+                    and unicodedata.normalize("NFC", str(event.get("text", ""))) == wanted_text
+                ):
+                    return SentReply(
+                        external_id=str(event["id"]),
+                        raw={"dm_conversation_id": conversation_id, "dm_event_id": event["id"]},
+                    )
+            # Newest first: once a page reaches events older than the attempt, stop.
+            if any(_created_before(event, oldest_wanted) for event in events):
+                return None
+        return None
+
     def find_reply(
         self, *, text: str, target: ReplyTarget, not_before: datetime
     ) -> SentReply | None:
+        if target.private:
+            return self._find_direct_message(text=text, target=target, not_before=not_before)
         pages = self._pages(
             self.client.get_users_tweets,
             self.channel.account_id,
@@ -241,14 +467,16 @@ class TwitterConnector:
             )
         return f"@{user.get('username')} ({user.get('name')}), id {user.get('id')}"
 
-    def _pages(self, method: Any, *args: Any, **params: Any) -> Iterator[dict[str, Any]]:
+    def _pages(
+        self, method: Any, *args: Any, max_pages: int = MAX_PAGES, **params: Any
+    ) -> Iterator[dict[str, Any]]:
         """Every page of a timeline, following `next_token`.
 
         X serves at most 800 tweets through since_id/start_time paging, so MAX_PAGES of 100
         is never the limit in practice; the bound only stops a platform bug from looping.
         """
         pagination_token = None
-        for _number in range(MAX_PAGES):
+        for _number in range(max_pages):
             page = self._call(
                 method, *args, max_results=PAGE_SIZE, pagination_token=pagination_token, **params
             )
@@ -259,7 +487,7 @@ class TwitterConnector:
             if not pagination_token:
                 return
         logger.warning(
-            "paging stopped after %s pages", MAX_PAGES, extra={"channel": self.channel.name}
+            "paging stopped after %s pages", max_pages, extra={"channel": self.channel.name}
         )
 
     # --- errors ----------------------------------------------------------------------------

@@ -27,6 +27,9 @@ RATE_LIMITS: Final = {
     "GET /2/users/:id/mentions": 450,
     "GET /2/users/:id/tweets": 1500,
     "POST /2/tweets": 200,
+    "GET /2/dm_events": 300,
+    "POST /2/dm_conversations/with/:participant_id/messages": 200,
+    "POST /2/dm_conversations/:dm_conversation_id/messages": 200,
 }
 DEFAULT_RATE_LIMIT: Final = 300
 

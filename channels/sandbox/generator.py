@@ -347,6 +347,25 @@ REACTIONS_TO_ANSWER: Final = (
     "Ik heb via de link gekeken, maar ik kan mijn wijk niet vinden. Waar moet ik klikken?",
 )
 
+# Direct messages: what people do not want to ask in public. The numbers are made up and
+# are not valid BSNs (they fail the eleven test), so the demo never shows a real one.
+DIRECT_MESSAGES: Final = (
+    "Goedemiddag, ik stuur dit liever niet openbaar. Mijn BSN is {bsn} en ik heb nog "
+    "steeds geen bevestiging van mijn verhuizing naar {street} {number}. Kunt u kijken "
+    "of die goed is verwerkt?",
+    "Hallo, ik wil een klacht indienen over een medewerker aan de balie van het "
+    "gemeentehuis, {weekday}ochtend. Ik werd voor het hele wachtende publiek uitgelachen om "
+    "mijn schulden. Mijn telefoonnummer is 06-{phone}, bel me liever terug.",
+    "Beste gemeente, mijn ex-partner mag mijn nieuwe adres niet weten. Ik woon nu op "
+    "{street} {number}. Hoe zorg ik dat mijn adres in de BRP wordt afgeschermd?",
+    "Hoi, mijn uitkering is deze maand niet overgemaakt en ik heb geen geld voor de huur. "
+    "Mijn klantnummer is {customer}. Wie kan ik hierover spreken?",
+    "Goedenavond, ik kreeg een brief over een naheffing parkeerbelasting op kenteken "
+    "{plate}, maar die auto heb ik al sinds vorig jaar niet meer. Mijn BSN is {bsn}.",
+    "Dag, de wijkverpleging komt bij mijn moeder ({street} {number}) sinds {weekday} niet "
+    "meer langs. Ze is 84 en woont alleen. Bij wie moet ik zijn voor de Wmo?",
+)
+
 # A thread this long has had its follow-ups; start new conversations instead.
 _MAX_THREAD_LENGTH: Final = 4
 # Only recent conversations get follow-ups, as in real life.
@@ -385,6 +404,22 @@ class MessageGenerator:
             if candidates:
                 return self._follow_up(rng, rng.choice(candidates))
         return self._new_message(rng)
+
+    def draft_direct_message(self, sequence_number: int) -> MessageDraft:
+        """Draft direct message number ``sequence_number``: a privacy-sensitive question."""
+        rng = random.Random(f"{self.seed}:dm:{sequence_number}")  # noqa: S311 - not for security
+        author = rng.choice(AUTHORS)
+        values = {
+            **self._placeholder_values(rng, author),
+            # Nine digits that fail the BSN eleven test, so never a real person's number.
+            "bsn": _invalid_bsn(rng),
+            "phone": str(rng.randint(10_000_000, 99_999_999)),
+            "customer": f"DD{rng.randint(100_000, 999_999)}",
+            "plate": f"{rng.choice('GHJKLNPRSTXZ')}-{rng.randint(100, 999)}-"
+            f"{rng.choice('BDFGHJ')}{rng.choice('KLNPRS')}",
+        }
+        text = rng.choice(DIRECT_MESSAGES).format(**values)
+        return MessageDraft(text=text, author=author, topic="privebericht")
 
     # ------------------------------------------------------------------ new threads
 
@@ -495,6 +530,16 @@ class MessageGenerator:
             topic="vervolg",
             in_reply_to_tweet_id=str(parent["id"]),
         )
+
+
+def _invalid_bsn(rng: random.Random) -> str:
+    while True:
+        digits = [rng.randint(0, 9) for _ in range(9)]
+        weighted = sum(
+            weight * digit for weight, digit in zip(range(9, 1, -1), digits[:8], strict=True)
+        )
+        if (weighted - digits[8]) % 11 != 0:
+            return "".join(map(str, digits))
 
 
 def _truncate(text: str) -> str:

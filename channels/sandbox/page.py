@@ -14,8 +14,8 @@ from html import escape
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from channels.sandbox.accounts import DEMO_NAME, DEMO_USERNAME
-from channels.sandbox.store import Tweet, User, parse_timestamp
+from channels.sandbox.accounts import DEMO_ACCOUNT_ID, DEMO_NAME, DEMO_USERNAME
+from channels.sandbox.store import DmEvent, Tweet, User, parse_timestamp
 
 PAGE_TITLE: Final = f"Sandbox X — {DEMO_NAME}"
 REFRESH_SECONDS: Final = 5
@@ -64,6 +64,7 @@ def render_page(
     users: Mapping[str, User],
     tweets_by_id: Mapping[str, Tweet],
     auto_refresh: bool = True,
+    direct_messages: Sequence[DmEvent] = (),
 ) -> str:
     """The whole page. Every piece of tweet or user text goes through html.escape."""
     refresh = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">' if auto_refresh else ""
@@ -80,6 +81,11 @@ def render_page(
         if reference["type"] == "replied_to"
     }
     newest_replies = sorted(replies, key=lambda tweet: int(tweet["id"]), reverse=True)
+    newest_direct_replies = sorted(
+        (event for event in direct_messages if event["sender_id"] == DEMO_ACCOUNT_ID),
+        key=lambda event: int(event["id"]),
+        reverse=True,
+    )
     newest_mentions = sorted(mentions, key=lambda tweet: int(tweet["id"]), reverse=True)[
         :RECENT_MENTIONS_SHOWN
     ]
@@ -104,6 +110,10 @@ is nergens anders te zien.</p>
 <section aria-labelledby="antwoorden">
 <h2 id="antwoorden">Geplaatste antwoorden ({len(newest_replies)})</h2>
 {_replies_table(newest_replies, users, tweets_by_id)}
+</section>
+<section aria-labelledby="priveberichten">
+<h2 id="priveberichten">Verstuurde privéberichten ({len(newest_direct_replies)})</h2>
+{_direct_replies_table(newest_direct_replies, users)}
 </section>
 <section aria-labelledby="berichten">
 <h2 id="berichten">Recente berichten van inwoners</h2>
@@ -139,6 +149,31 @@ def _replies_table(
         "<table>\n<caption>Antwoorden van de gemeente op X, nieuwste eerst</caption>\n"
         '<thead><tr><th scope="col">Tijd</th><th scope="col">Antwoord</th>'
         '<th scope="col">Bericht van de inwoner</th></tr></thead>\n'
+        f"<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>"
+    )
+
+
+def _direct_replies_table(direct_replies: Sequence[DmEvent], users: Mapping[str, User]) -> str:
+    if not direct_replies:
+        return "<p>Er zijn nog geen privéberichten verstuurd.</p>"
+    rows = []
+    for event in direct_replies:
+        # A one-to-one conversation id is the two user ids; the other one is the citizen.
+        other_ids = [
+            user_id
+            for user_id in event["dm_conversation_id"].split("-")
+            if user_id != DEMO_ACCOUNT_ID
+        ]
+        recipient = users.get(other_ids[0]) if other_ids else None
+        rows.append(
+            f'<tr><th scope="row">{_time_cell(event["created_at"])}</th>'
+            f"<td>{_author(recipient)}</td>"
+            f'<td class="quote">{escape(event["text"])}</td></tr>'
+        )
+    return (
+        "<table>\n<caption>Privéberichten (DM) van de gemeente, nieuwste eerst</caption>\n"
+        '<thead><tr><th scope="col">Tijd</th><th scope="col">Aan</th>'
+        '<th scope="col">Bericht</th></tr></thead>\n'
         f"<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>"
     )
 

@@ -30,19 +30,30 @@ from channels.sandbox.faults import Fault, FaultInjector, RateLimiter
 from channels.sandbox.generator import MessageGenerator
 from channels.sandbox.page import NO_REFRESH_PARAMETER, render_avatar, render_page
 from channels.sandbox.store import (
+    DmEvent,
     Tweet,
     TweetStore,
     UnknownTweetError,
     mentions_account,
     parse_timestamp,
 )
-from channels.sandbox.xapi import ApiResponse, XApi, endpoint_key, json_response, problem
+from channels.sandbox.xapi import (
+    DM_MAX_TEXT_LENGTH,
+    ApiResponse,
+    XApi,
+    endpoint_key,
+    json_response,
+    problem,
+)
 from channels.tweet_text import MAX_TWEET_LENGTH, weighted_length
 
 MAX_BODY_BYTES: Final = 1_000_000
 MAX_GENERATE_COUNT: Final = 500
 HISTORY_MESSAGES: Final = 15
 HISTORY_DAYS: Final = 3
+HISTORY_DIRECT_MESSAGES: Final = 2
+# Share of the background trickle that arrives as a direct message instead of a mention.
+DIRECT_MESSAGE_SHARE: Final = 0.15
 # Idle keep-alive connections are closed after this long so handler threads do not pile up.
 IDLE_CONNECTION_SECONDS: Final = 30
 
@@ -171,6 +182,32 @@ class SandboxServer:
                 text, author["id"], in_reply_to_tweet_id, created_at, lang=lang
             )
 
+    def add_direct_message(
+        self,
+        text: str,
+        username: str,
+        name: str | None = None,
+        created_at: str | datetime | None = None,
+    ) -> DmEvent:
+        """Let a citizen send the account a direct message; returns the DM event."""
+        if not _USERNAME.match(username):
+            raise ValueError("a username has 1 to 15 letters, digits or underscores")
+        if not text.strip() or len(text) > DM_MAX_TEXT_LENGTH:
+            raise ValueError(f"a direct message has 1 to {DM_MAX_TEXT_LENGTH} characters")
+        if isinstance(created_at, str):
+            created_at = parse_timestamp(created_at)
+        with self._store.transaction():
+            sender = self._store.ensure_user(username, name or username)
+            return self._store.add_direct_message(text, sender["id"], created_at)
+
+    def direct_messages(self) -> list[DmEvent]:
+        """Every DM event, from citizens and from the account, oldest first."""
+        return self._store.direct_messages()
+
+    def direct_replies(self) -> list[DmEvent]:
+        """The direct messages the account sent (our private replies), oldest first."""
+        return self._store.direct_replies()
+
     def generate(self, count: int = 1) -> list[Tweet]:
         """Add ``count`` generated citizen messages now; returns them, oldest first."""
         return [self._generate_one() for _ in range(count)]
@@ -199,7 +236,7 @@ class SandboxServer:
         self._faults.clear()
 
     def reset(self) -> None:
-        """Forget all tweets, faults and rate-limit usage (ids keep increasing)."""
+        """Forget all tweets, DMs, faults and rate-limit usage (ids keep increasing)."""
         self._store.reset()
         self._faults.clear()
         self._rate_limiter.reset()
@@ -221,6 +258,12 @@ class SandboxServer:
                 draft.text, author["id"], draft.in_reply_to_tweet_id, created_at
             )
 
+    def _generate_direct_message(self, created_at: datetime | None = None) -> DmEvent:
+        with self._store.transaction():
+            draft = self._generator.draft_direct_message(self._store.count_generated())
+            sender = self._store.ensure_user(draft.author.username, draft.author.name)
+            return self._store.add_direct_message(draft.text, sender["id"], created_at)
+
     def _seed_history(self) -> None:
         """A few days of plausible traffic, so a fresh inbox does not start empty."""
         rng = random.Random(f"{self.seed}:history")  # noqa: S311 - not for security
@@ -238,6 +281,9 @@ class SandboxServer:
             self._generate_one(
                 created_at=moment, follow_up=True if index in forced_follow_ups else None
             )
+        for _ in range(HISTORY_DIRECT_MESSAGES):
+            moment = now - timedelta(hours=rng.uniform(1, HISTORY_DAYS * 24))
+            self._generate_direct_message(created_at=moment)
 
     def _generate_forever(self) -> None:
         rng = random.Random(f"{self.seed}:intervals")  # noqa: S311 - not for security
@@ -247,11 +293,14 @@ class SandboxServer:
             if self._stopping.wait(interval):
                 return
             try:
-                tweet = self._generate_one()
+                if rng.random() < DIRECT_MESSAGE_SHARE:
+                    event = self._generate_direct_message()
+                    self.log(f"generated direct message {event['id']}")
+                else:
+                    tweet = self._generate_one()
+                    self.log(f"generated mention {tweet['id']}")
             except Exception as error:  # keep generating; one bad message must not stop it
                 self.log(f"generator failed: {error!r}")
-            else:
-                self.log(f"generated mention {tweet['id']}")
 
     # ------------------------------------------------------------------ requests
 
@@ -344,6 +393,7 @@ class SandboxServer:
             ("POST", "/_sandbox/faults"): lambda: self._control_add_fault(body),
             ("DELETE", "/_sandbox/faults"): self._control_clear_faults,
             ("POST", "/_sandbox/mentions"): lambda: self._control_add_mention(body),
+            ("POST", "/_sandbox/direct_messages"): lambda: self._control_add_direct_message(body),
             ("POST", "/_sandbox/generate"): lambda: self._control_generate(body),
         }
         handler = routes.get((method, path))
@@ -406,6 +456,25 @@ class SandboxServer:
             raise ControlRequestError(str(error)) from None
         return json_response(201, tweet)
 
+    def _control_add_direct_message(self, body: bytes) -> ApiResponse:
+        request = _json_object(body)
+        text = request.get("text")
+        author = request.get("author")
+        if not isinstance(text, str):
+            raise ControlRequestError("'text' must be a non-empty string.")
+        if not isinstance(author, dict) or not isinstance(author.get("username"), str):
+            raise ControlRequestError("'author' must be an object with at least a 'username'.")
+        try:
+            event = self.add_direct_message(
+                text=text,
+                username=author["username"],
+                name=author.get("name"),
+                created_at=request.get("created_at"),
+            )
+        except (TypeError, ValueError) as error:
+            raise ControlRequestError(str(error)) from None
+        return json_response(201, event)
+
     def _control_generate(self, body: bytes) -> ApiResponse:
         request = _json_object(body) if body else {}
         count = request.get("count", 1)
@@ -421,7 +490,12 @@ class SandboxServer:
         tweets_by_id = {tweet["id"]: tweet for tweet in snapshot["mentions"] + snapshot["replies"]}
         auto_refresh = query.get(NO_REFRESH_PARAMETER, [""])[-1] != "uit"
         html = render_page(
-            snapshot["mentions"], snapshot["replies"], users, tweets_by_id, auto_refresh
+            snapshot["mentions"],
+            snapshot["replies"],
+            users,
+            tweets_by_id,
+            auto_refresh,
+            direct_messages=snapshot["direct_messages"],
         )
         return ApiResponse(200, html.encode("utf-8"), "text/html; charset=utf-8")
 

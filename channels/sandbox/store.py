@@ -1,4 +1,5 @@
-"""The sandbox's memory: citizen tweets, the account's own tweets, users, and ids.
+"""The sandbox's memory: citizen tweets, the account's own tweets, direct messages, users,
+and ids.
 
 Everything goes through one re-entrant lock, because the HTTP server answers requests on
 many threads and the background generator writes from yet another one. After every change
@@ -25,6 +26,8 @@ from channels.sandbox.accounts import DEMO_ACCOUNT_ID, DEMO_NAME, DEMO_USERNAME,
 
 Tweet = dict[str, Any]
 User = dict[str, Any]
+# A direct message event as X's dm_events endpoint knows it (only MessageCreate here).
+DmEvent = dict[str, Any]
 
 # X's snowflake epoch (2010-11-04). Ids built from it look and sort like real tweet ids.
 TWITTER_EPOCH_MS: Final = 1_288_834_974_657
@@ -45,6 +48,16 @@ class UnknownTweetError(LookupError):
 
 class DuplicateContentError(ValueError):
     """The account already posted this exact text; X refuses to post it twice."""
+
+
+class UnknownConversationError(LookupError):
+    """A DM conversation the account is not part of, or a recipient X does not know."""
+
+
+def one_to_one_conversation_id(user_id: str, other_user_id: str) -> str:
+    """X's id of the one-to-one DM conversation of two users: smaller id, dash, larger id."""
+    smaller, larger = sorted((user_id, other_user_id), key=int)
+    return f"{smaller}-{larger}"
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -98,6 +111,8 @@ class TweetStore:
         self._mentions: list[Tweet] = []
         self._replies: list[Tweet] = []
         self._tweets_by_id: dict[str, Tweet] = {}
+        # Both directions, oldest first: X lists the account's own DMs among its events too.
+        self._direct_messages: list[DmEvent] = []
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -125,6 +140,8 @@ class TweetStore:
             self._replies = list(raw["replies"])
             for tweet in self._mentions + self._replies:
                 self._tweets_by_id[tweet["id"]] = tweet
+            # Absent in state files written before the sandbox knew direct messages.
+            self._direct_messages = list(raw.get("direct_messages", []))
         return True
 
     def _save(self) -> None:
@@ -137,6 +154,7 @@ class TweetStore:
             "users": list(self._users.values()),
             "mentions": self._mentions,
             "replies": self._replies,
+            "direct_messages": self._direct_messages,
         }
         directory = self._state_path.parent
         directory.mkdir(parents=True, exist_ok=True)
@@ -263,6 +281,71 @@ class TweetStore:
             self._save()
             return deepcopy(tweet)
 
+    # ----------------------------------------------------------------- direct messages
+
+    def add_direct_message(
+        self, text: str, sender_id: str, created_at: datetime | None = None
+    ) -> DmEvent:
+        """Store a citizen's direct message to the account (their one-to-one conversation)."""
+        with self._lock:
+            if sender_id not in self._users:
+                raise ValueError(f"unknown sender {sender_id}; register with ensure_user")
+            event = self._new_dm_event(
+                text,
+                sender_id,
+                one_to_one_conversation_id(sender_id, DEMO_ACCOUNT_ID),
+                created_at or datetime.now(UTC),
+            )
+            self._save()
+            return deepcopy(event)
+
+    def send_dm_as_account(
+        self, text: str, *, participant_id: str | None = None, conversation_id: str | None = None
+    ) -> DmEvent:
+        """Store a direct message by the account, to a user or into an existing conversation."""
+        with self._lock:
+            if participant_id is not None:
+                if participant_id == DEMO_ACCOUNT_ID or participant_id not in self._users:
+                    raise UnknownConversationError(participant_id)
+                conversation_id = one_to_one_conversation_id(participant_id, DEMO_ACCOUNT_ID)
+            elif conversation_id is None or not any(
+                event["dm_conversation_id"] == conversation_id for event in self._direct_messages
+            ):
+                # X only lets a user write into a conversation they take part in; the
+                # sandbox's conversations are the ones that have messages.
+                raise UnknownConversationError(str(conversation_id))
+            event = self._new_dm_event(text, DEMO_ACCOUNT_ID, conversation_id, datetime.now(UTC))
+            self._save()
+            return deepcopy(event)
+
+    def _new_dm_event(
+        self, text: str, sender_id: str, conversation_id: str, created_at: datetime
+    ) -> DmEvent:
+        event: DmEvent = {
+            "id": self.next_id(),
+            "event_type": "MessageCreate",
+            "text": text,
+            "created_at": format_timestamp(created_at),
+            "sender_id": sender_id,
+            "dm_conversation_id": conversation_id,
+        }
+        self._direct_messages.append(event)
+        return event
+
+    def direct_messages(self) -> list[DmEvent]:
+        """Every DM event, sent and received, oldest first."""
+        with self._lock:
+            return deepcopy(self._direct_messages)
+
+    def direct_replies(self) -> list[DmEvent]:
+        """The direct messages the account sent, oldest first."""
+        with self._lock:
+            return deepcopy(
+                [event for event in self._direct_messages if event["sender_id"] == DEMO_ACCOUNT_ID]
+            )
+
+    # ----------------------------------------------------------------- timelines
+
     def mentions(self) -> list[Tweet]:
         """All citizen tweets, oldest first."""
         with self._lock:
@@ -278,17 +361,18 @@ class TweetStore:
             return deepcopy(list(self._users.values()))
 
     def snapshot(self) -> dict[str, list[Any]]:
-        """Mentions, replies and users as one consistent copy (oldest first)."""
+        """Mentions, replies, direct messages and users as one consistent copy (oldest first)."""
         with self._lock:
             return {
                 "mentions": deepcopy(self._mentions),
                 "replies": deepcopy(self._replies),
+                "direct_messages": deepcopy(self._direct_messages),
                 "users": deepcopy(list(self._users.values())),
             }
 
     def is_empty(self) -> bool:
         with self._lock:
-            return not self._mentions and not self._replies
+            return not self._mentions and not self._replies and not self._direct_messages
 
     def count_generated(self) -> int:
         """Advance and return the generator's sequence number (persisted with the state)."""

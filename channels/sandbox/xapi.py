@@ -14,15 +14,17 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import unquote
 
 from channels.sandbox.accounts import DEMO_ACCOUNT_ID
 from channels.sandbox.store import (
+    DmEvent,
     DuplicateContentError,
     Tweet,
     TweetStore,
+    UnknownConversationError,
     UnknownTweetError,
     User,
     parse_timestamp,
@@ -70,6 +72,28 @@ TIMELINE_PARAMETERS: Final = frozenset(
 ) | _FIELD_PARAMETERS  # fmt: skip
 USER_LOOKUP_PARAMETERS: Final = frozenset({"expansions", "tweet.fields", "user.fields"})
 
+DM_EVENT_FIELDS: Final = frozenset(
+    {
+        "attachments", "created_at", "dm_conversation_id", "event_type", "id",
+        "participant_ids", "referenced_tweets", "sender_id", "text",
+    }
+)  # fmt: skip
+DM_EXPANSIONS: Final = frozenset(
+    {"attachments.media_keys", "participant_ids", "referenced_tweets.id", "sender_id"}
+)
+DM_EVENT_TYPES: Final = frozenset({"MessageCreate", "ParticipantsJoin", "ParticipantsLeave"})
+DM_EVENTS_PARAMETERS: Final = frozenset(
+    {
+        "dm_event.fields", "event_types", "expansions", "max_results", "pagination_token",
+        "user.fields", "tweet.fields", "media.fields",
+    }
+)  # fmt: skip
+DM_MIN_PAGE_SIZE: Final = 1
+DM_MAX_PAGE_SIZE: Final = 100
+# X serves the DM events of the last 30 days, no older ones.
+DM_RETENTION: Final = timedelta(days=30)
+DM_MAX_TEXT_LENGTH: Final = 10_000
+
 DEFAULT_PAGE_SIZE: Final = 10
 MIN_PAGE_SIZE: Final = 5
 MAX_PAGE_SIZE: Final = 100
@@ -83,6 +107,10 @@ _MENTION_PATTERN = re.compile(r"(?<![\w@])@(\w{1,15})")
 _OAUTH_PARAMETER = re.compile(r'(\w+)="([^"]*)"')
 _PAGE_CURSOR_MARK: Final = "sbx1:"
 _USER_TIMELINE_ROUTE = re.compile(r"^/2/users/([^/]+)/(mentions|tweets)$")
+_DM_TO_PARTICIPANT_ROUTE = re.compile(r"^/2/dm_conversations/with/([^/]+)/messages$")
+_DM_TO_CONVERSATION_ROUTE = re.compile(r"^/2/dm_conversations/([^/]+)/messages$")
+_DM_CONVERSATION_ID = re.compile(r"^[0-9]{1,19}-[0-9]{1,19}$")
+_DM_PAGE_CURSOR_MARK: Final = "sbxdm1:"
 
 
 @dataclass
@@ -249,6 +277,20 @@ def _timestamp(query: Mapping[str, list[str]], name: str) -> datetime | None:
         ) from None
 
 
+def _page_size(query: Mapping[str, list[str]], minimum: int, maximum: int, default: int) -> int:
+    raw_max = _single(query, "max_results")
+    if raw_max is None:
+        return default
+    if not raw_max.isdigit() or not minimum <= int(raw_max) <= maximum:
+        raise InvalidRequestError(
+            "max_results",
+            raw_max,
+            f"The `max_results` query parameter value [{raw_max}] is not between "
+            f"{minimum} and {maximum}",
+        )
+    return int(raw_max)
+
+
 def encode_page_token(last_returned_id: str) -> str:
     """An opaque-looking token meaning "continue below this tweet id"."""
     raw = base64.b32encode(f"{_PAGE_CURSOR_MARK}{last_returned_id}".encode()).decode()
@@ -269,6 +311,32 @@ def decode_page_token(token: str) -> int:
             f"The `pagination_token` query parameter value [{token}] is not valid",
         )
     return int(tweet_id)
+
+
+def encode_dm_page_token(direction: str, boundary_event_id: str) -> str:
+    """A token for the page of DM events "older" or "newer" than the boundary event."""
+    raw = f"{_DM_PAGE_CURSOR_MARK}{direction}:{boundary_event_id}".encode()
+    return base64.b32encode(raw).decode().rstrip("=").lower()
+
+
+def decode_dm_page_token(token: str) -> tuple[str, int]:
+    try:
+        padded = token.upper() + "=" * (-len(token) % 8)
+        decoded = base64.b32decode(padded).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = ""
+    direction, _, event_id = decoded.removeprefix(_DM_PAGE_CURSOR_MARK).partition(":")
+    if (
+        not decoded.startswith(_DM_PAGE_CURSOR_MARK)
+        or direction not in ("older", "newer")
+        or not event_id.isdigit()
+    ):
+        raise InvalidRequestError(
+            "pagination_token",
+            token,
+            f"The `pagination_token` query parameter value [{token}] is not valid",
+        )
+    return direction, int(event_id)
 
 
 @dataclass(frozen=True)
@@ -300,17 +368,7 @@ class TimelineQuery:
 
     @classmethod
     def from_query(cls, query: Mapping[str, list[str]]) -> TimelineQuery:
-        raw_max = _single(query, "max_results")
-        max_results = DEFAULT_PAGE_SIZE
-        if raw_max is not None:
-            if not raw_max.isdigit() or not MIN_PAGE_SIZE <= int(raw_max) <= MAX_PAGE_SIZE:
-                raise InvalidRequestError(
-                    "max_results",
-                    raw_max,
-                    f"The `max_results` query parameter value [{raw_max}] is not between "
-                    f"{MIN_PAGE_SIZE} and {MAX_PAGE_SIZE}",
-                )
-            max_results = int(raw_max)
+        max_results = _page_size(query, MIN_PAGE_SIZE, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)
         token = _single(query, "pagination_token")
         excluded = _comma_list(query, "exclude", frozenset({"replies", "retweets"}))
         return cls(
@@ -504,7 +562,151 @@ class XApi:
             if not caller.user_context:
                 return _unsupported_authentication()
             return self._create_tweet(body)
+        if path == "/2/dm_events" or path.startswith("/2/dm_conversations/"):
+            # Direct messages are private to the account: X refuses app-only tokens.
+            caller = authenticate(authorization, self._credentials)
+            if caller is None:
+                return unauthorized()
+            if not caller.user_context:
+                return _unsupported_authentication()
+            return self._route_direct_messages(method, path, query, body, renderer)
         return not_found()
+
+    def _route_direct_messages(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, list[str]],
+        body: bytes,
+        renderer: Renderer,
+    ) -> ApiResponse:
+        if method == "GET" and path == "/2/dm_events":
+            return self._dm_events(query, renderer)
+        to_participant = _DM_TO_PARTICIPANT_ROUTE.match(path)
+        if method == "POST" and to_participant:
+            participant_id = to_participant.group(1)
+            if not _NUMERIC_ID.match(participant_id):
+                raise InvalidRequestError(
+                    "participant_id",
+                    participant_id,
+                    f"The `participant_id` query parameter value [{participant_id}] is not valid",
+                )
+            return self._send_direct_message(body, participant_id=participant_id)
+        to_conversation = _DM_TO_CONVERSATION_ROUTE.match(path)
+        if method == "POST" and to_conversation:
+            conversation_id = to_conversation.group(1)
+            if not _DM_CONVERSATION_ID.match(conversation_id):
+                raise InvalidRequestError(
+                    "dm_conversation_id",
+                    conversation_id,
+                    f"The `dm_conversation_id` query parameter value [{conversation_id}] "
+                    "is not valid",
+                )
+            return self._send_direct_message(body, conversation_id=conversation_id)
+        return not_found()
+
+    def _dm_events(self, query: Mapping[str, list[str]], renderer: Renderer) -> ApiResponse:
+        _reject_unknown_parameters(query, DM_EVENTS_PARAMETERS)
+        event_fields = _comma_list(query, "dm_event.fields", DM_EVENT_FIELDS)
+        expansions = _comma_list(query, "expansions", DM_EXPANSIONS)
+        user_fields = _comma_list(query, "user.fields", USER_FIELDS)
+        event_types = _comma_list(query, "event_types", DM_EVENT_TYPES) or tuple(DM_EVENT_TYPES)
+        max_results = _page_size(query, DM_MIN_PAGE_SIZE, DM_MAX_PAGE_SIZE, DM_MAX_PAGE_SIZE)
+        token = _single(query, "pagination_token")
+
+        oldest_kept = datetime.now(UTC) - DM_RETENTION
+        newest_first = [
+            event
+            for event in sorted(
+                self._store.direct_messages(), key=lambda event: int(event["id"]), reverse=True
+            )
+            if event["event_type"] in event_types
+            and parse_timestamp(event["created_at"]) >= oldest_kept
+        ]
+        if token:
+            direction, boundary = decode_dm_page_token(token)
+            if direction == "older":
+                candidates = [event for event in newest_first if int(event["id"]) < boundary]
+                page = candidates[:max_results]
+            else:
+                candidates = [event for event in newest_first if int(event["id"]) > boundary]
+                page = candidates[-max_results:]
+        else:
+            page = newest_first[:max_results]
+        if not page:
+            return json_response(200, {"meta": {"result_count": 0}})
+
+        payload: dict[str, Any] = {"data": [self._dm_event(event, event_fields) for event in page]}
+        user_ids: dict[str, None] = {}  # an ordered set: each user listed once
+        for event in page:
+            if "sender_id" in expansions:
+                user_ids[event["sender_id"]] = None
+            if "participant_ids" in expansions:
+                user_ids.update(dict.fromkeys(event.get("participant_ids", [])))
+        users = [self._store.get_user(user_id) for user_id in user_ids]
+        if any(users):
+            payload["includes"] = {
+                "users": [renderer.user(user, user_fields) for user in users if user]
+            }
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if any(int(event["id"]) < int(page[-1]["id"]) for event in newest_first):
+            meta["next_token"] = encode_dm_page_token("older", page[-1]["id"])
+        if any(int(event["id"]) > int(page[0]["id"]) for event in newest_first):
+            meta["previous_token"] = encode_dm_page_token("newer", page[0]["id"])
+        payload["meta"] = meta
+        return json_response(200, payload)
+
+    @staticmethod
+    def _dm_event(event: DmEvent, fields: Iterable[str]) -> dict[str, Any]:
+        # id, event_type and (for messages) text by default; the rest only on request.
+        rendered = {"id": event["id"], "event_type": event["event_type"], "text": event["text"]}
+        for name in fields:
+            if name in event:
+                rendered[name] = event[name]
+        return rendered
+
+    def _send_direct_message(
+        self, body: bytes, *, participant_id: str | None = None, conversation_id: str | None = None
+    ) -> ApiResponse:
+        try:
+            request = json.loads(body or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _invalid_body("The request body is not valid JSON.")
+        if not isinstance(request, dict):
+            return _invalid_body("The request body must be a JSON object.")
+        text = request.get("text")
+        if not isinstance(text, str) or not text.strip():
+            return _invalid_body(
+                "A direct message needs text: the sandbox does not support media-only messages.",
+                parameter="text",
+            )
+        text = unicodedata.normalize("NFC", text)
+        if len(text) > DM_MAX_TEXT_LENGTH:
+            return _invalid_body(
+                f"Direct message text is too long: {len(text)} characters, and the limit is "
+                f"{DM_MAX_TEXT_LENGTH}.",
+                parameter="text",
+            )
+        try:
+            event = self._store.send_dm_as_account(
+                text, participant_id=participant_id, conversation_id=conversation_id
+            )
+        except UnknownConversationError:
+            return problem(
+                403,
+                "Forbidden",
+                "You cannot send messages to this user or conversation.",
+                f"{PROBLEMS_URL}/dm-forbidden",
+            )
+        return json_response(
+            201,
+            {
+                "data": {
+                    "dm_conversation_id": event["dm_conversation_id"],
+                    "dm_event_id": event["id"],
+                }
+            },
+        )
 
     def _me(self, query: Mapping[str, list[str]], renderer: Renderer) -> ApiResponse:
         _reject_unknown_parameters(query, USER_LOOKUP_PARAMETERS)
@@ -630,4 +832,8 @@ def endpoint_key(method: str, path: str) -> str:
     timeline = _USER_TIMELINE_ROUTE.match(path)
     if timeline:
         return f"{method} /2/users/:id/{timeline.group(2)}"
+    if _DM_TO_PARTICIPANT_ROUTE.match(path):
+        return f"{method} /2/dm_conversations/with/:participant_id/messages"
+    if _DM_TO_CONVERSATION_ROUTE.match(path):
+        return f"{method} /2/dm_conversations/:dm_conversation_id/messages"
     return f"{method} {path}"
