@@ -38,6 +38,10 @@ class Channel(models.Model):
     # Connector-owned position in the platform's timeline, e.g. {"mentions_since_id": "…"}.
     # Advanced only in the transaction that stores the messages it covers.
     cursor = models.JSONField(default=dict, blank=True)
+    # What the connector learnt about the account that shapes replies, e.g. a Mastodon
+    # instance's character limit or whether a Facebook page may use the HUMAN_AGENT tag.
+    # Not secret; written by the connector's `check()` and by admins.
+    platform_settings = models.JSONField(default=dict, blank=True)
     poll_interval_seconds = models.PositiveIntegerField(default=60)
     history_days = models.PositiveSmallIntegerField(default=7)
     is_active = models.BooleanField(default=True)

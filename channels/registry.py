@@ -26,9 +26,17 @@ class ReplyRules:
         return self.max_length
 
 
-def reply_rules(kind: str) -> ReplyRules:
+def reply_rules(channel: Channel) -> ReplyRules:
+    """The reply rules of this channel: per platform, refined by its `platform_settings`."""
+    kind = channel.kind
     if kind == Channel.Kind.TWITTER:
-        return ReplyRules(tweet_text.MAX_TWEET_LENGTH, tweet_text.weighted_length)
+        # A public mention can be answered by DM to its author; DMs hold 10,000 characters.
+        return ReplyRules(
+            tweet_text.MAX_TWEET_LENGTH,
+            tweet_text.weighted_length,
+            supports_private=True,
+            private_max_length=10_000,
+        )
     raise ConnectorError(f"Replies on {kind} are not available yet in this version.")
 
 

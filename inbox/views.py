@@ -89,7 +89,7 @@ def _render_conversation(
         "thread": selectors.conversation_messages(conversation),
         "history": selectors.contact_other_conversations(conversation),
         "form": form,
-        "reply_rules": reply_rules(conversation.channel.kind),
+        "reply_rules": reply_rules(conversation.channel),
         "move_to_private_text": MOVE_TO_PRIVATE_TEXT,
     }
     return render(request, "inbox/conversation.html", context, status=status)
@@ -103,7 +103,7 @@ MOVE_TO_PRIVATE_TEXT = gettext_lazy(
 
 
 def _reply_max_length(conversation: Conversation) -> int:
-    return reply_rules(conversation.channel.kind).max_length
+    return reply_rules(conversation.channel).max_length
 
 
 @require_GET
