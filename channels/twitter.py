@@ -23,6 +23,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from channels.base import (
+    Attachment,
     AuthenticationFailed,
     DeliveryUnknown,
     FetchResult,
@@ -56,9 +57,13 @@ TWEET_FIELDS = [
     "in_reply_to_user_id",
     "referenced_tweets",
     "lang",
+    "attachments",
 ]
 USER_FIELDS = ["username", "name", "profile_image_url"]
-EXPANSIONS = ["author_id", "referenced_tweets.id"]
+EXPANSIONS = ["author_id", "referenced_tweets.id", "attachments.media_keys"]
+MEDIA_FIELDS = ["url", "preview_image_url", "type", "alt_text"]
+# X's media types, in the words of our Attachment.kind.
+ATTACHMENT_KINDS = {"photo": "image", "video": "video", "animated_gif": "gif"}
 # X returns at most 800 mentions through since_id paging; 100 per page keeps it to 8 calls.
 PAGE_SIZE = 100
 MAX_PAGES = 20
@@ -95,6 +100,29 @@ def _created_before(event: dict[str, Any], moment: datetime) -> bool:
         return datetime.fromisoformat(str(event["created_at"])) < moment
     except (KeyError, TypeError, ValueError):
         return False
+
+
+def _attachments(tweet: dict[str, Any], media: dict[str, dict[str, Any]]) -> tuple[Attachment, ...]:
+    """The tweet's photos and videos, as references to X's copies (never downloaded)."""
+    attachments = []
+    for key in (tweet.get("attachments") or {}).get("media_keys") or []:
+        item = media.get(str(key))
+        if item is None:
+            # X leaves out media it withholds or has removed; the text still matters.
+            continue
+        preview = str(item.get("preview_image_url") or item.get("url") or "")
+        url = str(item.get("url") or preview)
+        if not url:
+            continue
+        attachments.append(
+            Attachment(
+                url=url,
+                kind=ATTACHMENT_KINDS.get(str(item.get("type")), "file"),
+                preview_url=preview,
+                description=str(item.get("alt_text") or ""),
+            )
+        )
+    return tuple(attachments)
 
 
 def _platform_detail(error: tweepy.HTTPException) -> str:
@@ -138,6 +166,7 @@ class TwitterConnector:
 
         tweets: list[dict[str, Any]] = []
         users: dict[str, dict[str, Any]] = {}
+        media: dict[str, dict[str, Any]] = {}
         newest_id = since_id
         pages = self._pages(
             self.client.get_users_mentions,
@@ -145,6 +174,7 @@ class TwitterConnector:
             expansions=EXPANSIONS,
             tweet_fields=TWEET_FIELDS,
             user_fields=USER_FIELDS,
+            media_fields=MEDIA_FIELDS,
             **window,
         )
         for number, page in enumerate(pages):
@@ -153,15 +183,19 @@ class TwitterConnector:
                 # Pages run newest to oldest: the first page's newest id is the new cursor.
                 newest_id = str(meta["newest_id"])
             tweets.extend(page.get("data") or [])
-            for user in (page.get("includes") or {}).get("users") or []:
+            includes = page.get("includes") or {}
+            for user in includes.get("users") or []:
                 if isinstance(user, dict) and user.get("id"):
                     users[str(user["id"])] = user
+            for item in includes.get("media") or []:
+                if isinstance(item, dict) and item.get("media_key"):
+                    media[str(item["media_key"])] = item
 
         messages: list[PlatformMessage] = []
         rejected: list[RejectedItem] = []
         for tweet in tweets:
             try:
-                messages.append(self._to_platform_message(tweet, users))
+                messages.append(self._to_platform_message(tweet, users, media))
             except (KeyError, TypeError, ValueError) as error:
                 rejected.append(RejectedItem(reason=f"Unreadable tweet: {error!r}", raw=tweet))
 
@@ -316,7 +350,10 @@ class TwitterConnector:
         )
 
     def _to_platform_message(
-        self, tweet: dict[str, Any], users: dict[str, dict[str, Any]]
+        self,
+        tweet: dict[str, Any],
+        users: dict[str, dict[str, Any]],
+        media: dict[str, dict[str, Any]],
     ) -> PlatformMessage:
         tweet_id = str(tweet["id"])
         author_id = str(tweet["author_id"])
@@ -346,6 +383,7 @@ class TwitterConnector:
             sent_at=datetime.fromisoformat(str(tweet["created_at"])),
             in_reply_to_external_id=in_reply_to,
             is_from_account=author_id == self.channel.account_id,
+            attachments=_attachments(tweet, media),
             raw=tweet,
         )
 

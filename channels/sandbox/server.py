@@ -170,6 +170,7 @@ class SandboxServer:
         created_at: str | datetime | None = None,
         author_id: str | None = None,
         lang: str = "nl",
+        media: list[dict[str, Any]] | None = None,
     ) -> Tweet:
         """Let a citizen tweet at the account, as if from the X app; returns the tweet."""
         if not _USERNAME.match(username):
@@ -179,7 +180,7 @@ class SandboxServer:
         with self._store.transaction():
             author = self._store.ensure_user(username, name or username, author_id)
             return self._store.add_mention(
-                text, author["id"], in_reply_to_tweet_id, created_at, lang=lang
+                text, author["id"], in_reply_to_tweet_id, created_at, lang=lang, media=media
             )
 
     def add_direct_message(
@@ -449,6 +450,7 @@ class SandboxServer:
                 created_at=request.get("created_at"),
                 author_id=str(author_id) if author_id is not None else None,
                 lang=str(request.get("lang", "nl")),
+                media=_media_items(request.get("media")),
             )
         except UnknownTweetError as error:
             raise ControlRequestError(f"Unknown in_reply_to_tweet_id {error.tweet_id}.") from None
@@ -515,6 +517,31 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(request, dict):
         raise ControlRequestError("The request body must be a JSON object.")
     return request
+
+
+_MEDIA_TYPES: Final = frozenset({"photo", "video", "animated_gif"})
+
+
+def _media_items(value: object) -> list[dict[str, Any]] | None:
+    """Validate the optional "media" of a control request: [{type, url, alt_text?}]."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ControlRequestError("'media' must be a list of objects.")
+    items = []
+    for item in value:
+        if not isinstance(item, dict) or item.get("type") not in _MEDIA_TYPES:
+            raise ControlRequestError(f"Each media item needs a 'type' in {sorted(_MEDIA_TYPES)}.")
+        if not isinstance(item.get("url"), str) or not item["url"]:
+            raise ControlRequestError("Each media item needs a 'url'.")
+        kept = {"type": item["type"], "url": item["url"]}
+        if item["type"] != "photo":
+            # X gives videos a preview image instead of a url field.
+            kept["preview_image_url"] = kept.pop("url")
+        if isinstance(item.get("alt_text"), str):
+            kept["alt_text"] = item["alt_text"]
+        items.append(kept)
+    return items
 
 
 def _optional_int(value: object) -> int | None:

@@ -253,8 +253,13 @@ class TweetStore:
         in_reply_to_tweet_id: str | None = None,
         created_at: datetime | None = None,
         lang: str = "nl",
+        media: list[dict[str, Any]] | None = None,
     ) -> Tweet:
-        """Store a citizen tweet; it always mentions the account, as a mention must."""
+        """Store a citizen tweet; it always mentions the account, as a mention must.
+
+        ``media`` items need ``type`` ("photo", "video", "animated_gif") and ``url``, and may
+        have ``alt_text``; each gets a media key, as X's uploads do.
+        """
         if not mentions_account(text):
             text = f"@{DEMO_USERNAME} {text}"
         with self._lock:
@@ -264,6 +269,14 @@ class TweetStore:
                 text, author_id, in_reply_to_tweet_id, created_at or datetime.now(UTC)
             )
             tweet["lang"] = lang
+            if media:
+                tweet["media"] = [
+                    {**item, "media_key": f"3_{tweet['id']}{index}"}
+                    for index, item in enumerate(media)
+                ]
+                tweet["attachments"] = {
+                    "media_keys": [item["media_key"] for item in tweet["media"]]
+                }
             self._mentions.append(tweet)
             self._tweets_by_id[tweet["id"]] = tweet
             self._save()

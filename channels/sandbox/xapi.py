@@ -64,6 +64,13 @@ EXPANSIONS: Final = frozenset(
     }
 )  # fmt: skip
 _FIELD_PARAMETERS: Final = frozenset({"media.fields", "place.fields", "poll.fields"})
+MEDIA_FIELDS: Final = frozenset(
+    {
+        "alt_text", "duration_ms", "height", "media_key", "non_public_metrics",
+        "organic_metrics", "preview_image_url", "promoted_metrics", "public_metrics", "type",
+        "url", "variants", "width",
+    }
+)  # fmt: skip
 TIMELINE_PARAMETERS: Final = frozenset(
     {
         "since_id", "until_id", "start_time", "end_time", "max_results", "pagination_token",
@@ -346,6 +353,7 @@ class Presentation:
     tweet_fields: tuple[str, ...]
     user_fields: tuple[str, ...]
     expansions: tuple[str, ...]
+    media_fields: tuple[str, ...] = ()
 
     @classmethod
     def from_query(cls, query: Mapping[str, list[str]]) -> Presentation:
@@ -353,6 +361,7 @@ class Presentation:
             tweet_fields=_comma_list(query, "tweet.fields", TWEET_FIELDS),
             user_fields=_comma_list(query, "user.fields", USER_FIELDS),
             expansions=_comma_list(query, "expansions", EXPANSIONS),
+            media_fields=_comma_list(query, "media.fields", MEDIA_FIELDS),
         )
 
 
@@ -501,7 +510,24 @@ class Renderer:
             includes["tweets"] = [
                 self.tweet(tweet, shown.tweet_fields) for tweet in referenced.values()
             ]
+        if "attachments.media_keys" in shown.expansions:
+            media = [
+                self.media(item, shown.media_fields)
+                for tweet in tweets
+                for item in tweet.get("media", [])
+            ]
+            if media:
+                includes["media"] = media
         return includes
+
+    @staticmethod
+    def media(item: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+        # Like X: media_key and type always, the rest only when asked for in media.fields.
+        rendered = {"media_key": item["media_key"], "type": item["type"]}
+        for name in fields:
+            if name in item:
+                rendered[name] = item[name]
+        return rendered
 
 
 # ---------------------------------------------------------------------- the API

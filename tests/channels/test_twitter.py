@@ -295,3 +295,32 @@ def test_credentials_encrypted_with_a_retired_key_mark_the_channel_failing(chann
     channel.refresh_from_db()
     assert channel.health == Channel.Health.NEEDS_ATTENTION
     assert "CREDENTIALS_KEY" in channel.last_error
+
+
+def test_photos_and_videos_on_a_mention_arrive_as_references_with_alt_text(channel, sandbox):
+    sandbox.add_mention(
+        text="Deze lantaarnpaal hangt er al een week zo bij",
+        username="fotograaf",
+        media=[
+            {"type": "photo", "url": "https://pbs.example/lamp.jpg", "alt_text": "Scheve paal"},
+            {"type": "video", "url": "https://video.example/thumb.jpg"},
+        ],
+    )
+
+    assert poll(channel) == 1
+
+    attachments = Message.objects.get().attachments
+    assert attachments == [
+        {
+            "url": "https://pbs.example/lamp.jpg",
+            "kind": "image",
+            "preview_url": "https://pbs.example/lamp.jpg",
+            "description": "Scheve paal",
+        },
+        {
+            "url": "https://video.example/thumb.jpg",
+            "kind": "video",
+            "preview_url": "https://video.example/thumb.jpg",
+            "description": "",
+        },
+    ]
