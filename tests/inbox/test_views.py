@@ -8,8 +8,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from channels.base import Attachment, FetchResult, PlatformAuthor, PlatformMessage
+from channels.services import channel_poll
 from inbox.models import Conversation, Message
-from inbox.services import conversation_take, conversations_assign_waiting, messages_ingest
+from inbox.services import (
+    conversation_take,
+    conversations_assign_waiting,
+    messages_ingest,
+    reply_deliver,
+)
 from tests.conftest import PASSWORD
 from tests.inbox.helpers import citizen_writes
 
@@ -251,3 +257,61 @@ def test_attachments_show_as_thumbnails_and_unsafe_links_never_reach_the_page(
     assert "javascript:" not in html
     assert "<script>alert(1)</script>" not in html
     assert '<a href="https://example.org/kapot"' in html
+
+
+@pytest.mark.parametrize("choice", ["public", "private"])
+def test_the_agents_public_or_private_choice_reaches_the_platform_in_that_form(
+    logged_in, agent, channel, sandbox, choice
+):
+    sandbox.add_mention(text="Mijn rijbewijs verloopt, wat moet ik doen?", username="joost")
+    assert channel_poll(channel_id=channel.id).new_messages == 1
+    conversation = Conversation.objects.get()
+    client = logged_in(agent)
+
+    page = client.get(reverse("inbox:conversation", args=[conversation.id])).content.decode()
+    client.post(
+        reverse("inbox:reply_send", args=[conversation.id]),
+        {
+            "text": "Stuur ons een privébericht met uw geboortedatum.",
+            "idempotency_key": str(uuid.uuid4()),
+            "private": "on" if choice == "private" else "",
+        },
+    )
+    reply = Message.objects.get(direction=Message.Direction.OUTBOUND)
+    reply_deliver(message_id=reply.id)
+
+    assert "Openbaar antwoord" in page
+    assert "Privébericht" in page
+    assert "Invoegen: verder via privébericht" in page
+    reply.refresh_from_db()
+    assert reply.delivery_status == Message.DeliveryStatus.SENT
+    assert reply.is_private is (choice == "private")
+    direct_texts = [event["text"] for event in sandbox.direct_replies()]
+    tweet_texts = [tweet["text"] for tweet in sandbox.replies()]
+    if choice == "private":
+        assert direct_texts == [reply.text]
+        assert tweet_texts == []
+    else:
+        assert direct_texts == []
+        assert [text.endswith(reply.text) for text in tweet_texts] == [True]
+
+
+def test_a_private_reply_over_the_public_limit_but_within_the_dm_limit_is_accepted(
+    logged_in, agent, channel
+):
+    conversation = citizen_writes(channel)
+    long_text = "Wij helpen u graag verder. " * 20  # 540 characters: too long for a tweet
+    client = logged_in(agent)
+
+    public = client.post(
+        reverse("inbox:reply_send", args=[conversation.id]),
+        {"text": long_text, "idempotency_key": str(uuid.uuid4()), "private": ""},
+    )
+    assert not Message.objects.filter(direction=Message.Direction.OUTBOUND).exists()
+    assert "280" in public.content.decode()
+
+    client.post(
+        reverse("inbox:reply_send", args=[conversation.id]),
+        {"text": long_text, "idempotency_key": str(uuid.uuid4()), "private": "on"},
+    )
+    assert Message.objects.get(direction=Message.Direction.OUTBOUND).is_private
