@@ -4,6 +4,7 @@
 
   // How platforms count a text. X: emoji and most non-Latin characters count 2 and every
   // URL 23 (channels/tweet_text.py is the server-side twin). Mastodon: every URL 23.
+  // Facebook: characters as written.
   var URL_PATTERN = /https?:\/\/\S+/gi;
   var LIGHT_RANGES = [[0, 4351], [8192, 8205], [8208, 8223], [8242, 8247]];
 
@@ -41,9 +42,14 @@
     return length;
   }
 
+  // Mastodon counts a remote mention (@name@instance) as its local part only
+  // (channels/mastodon_text.py is the server-side twin).
+  var REMOTE_MENTION_PATTERN = /(^|[^\/\w])@(\w+(?:[\w.-]+\w)?)@[\w.-]+\w/gi;
+
   function mastodonLength(text) {
     var urls = text.match(URL_PATTERN) || [];
-    return Array.from(text.replace(URL_PATTERN, "")).length + urls.length * 23;
+    var rest = text.replace(URL_PATTERN, "").replace(REMOTE_MENTION_PATTERN, "$1@$2");
+    return Array.from(rest).length + urls.length * 23;
   }
 
   var MEASURES = { twitter: xLength, mastodon: mastodonLength };
