@@ -2,8 +2,9 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from channels import tweet_text
+from channels import mastodon_text, tweet_text
 from channels.base import Connector, ConnectorError
 from channels.models import Channel
 
@@ -37,6 +38,18 @@ def reply_rules(channel: Channel) -> ReplyRules:
             supports_private=True,
             private_max_length=10_000,
         )
+    if kind == Channel.Kind.MASTODON:
+        # The instance's own limit, learnt by the connector (500 on most instances), less
+        # room for the "@username " the connector puts in front when the reply does not
+        # mention the citizen. A direct status is a status too: the same limit applies.
+        max_characters = channel.platform_settings.get(
+            "max_characters", mastodon_text.DEFAULT_MAX_CHARACTERS
+        )
+        return ReplyRules(
+            max_characters - mastodon_text.MENTION_RESERVE,
+            mastodon_text.status_length,
+            supports_private=True,
+        )
     raise ConnectorError(f"Replies on {kind} are not available yet in this version.")
 
 
@@ -45,6 +58,17 @@ def get_connector(channel: Channel) -> Connector:
         from channels.twitter import TwitterConnector
 
         return TwitterConnector(channel)
+    if channel.kind == Channel.Kind.MASTODON:
+        from channels.mastodon import MastodonConnector
+
+        return MastodonConnector(channel)
     raise ConnectorError(
         f"The {channel.get_kind_display()} connector is not available yet in this version."
     )
+
+
+def learned_settings(connector: Connector) -> dict[str, Any]:
+    """What a connector learnt about its account in `fetch_new` or `check` (e.g. Mastodon's
+    character limit), for `Channel.platform_settings`; {} for connectors that learn nothing."""
+    learned = getattr(connector, "learned_settings", None)
+    return dict(learned) if isinstance(learned, dict) else {}

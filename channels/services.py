@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -13,7 +14,7 @@ from django.utils import timezone
 from channels.base import AuthenticationFailed, ConnectorError, RateLimited
 from channels.credentials import encrypt_credentials
 from channels.models import DEFAULT_API_BASE_URLS, Channel, QuarantinedItem
-from channels.registry import get_connector
+from channels.registry import get_connector, learned_settings
 from inbox.services import audit, messages_ingest
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ REQUIRED_CREDENTIALS = {
         "access_token",
         "access_token_secret",
     ),
+    Channel.Kind.MASTODON: ("access_token",),
 }
 
 
@@ -109,7 +111,8 @@ def channel_poll(*, channel_id: int) -> PollOutcome:
     channel = Channel.objects.get(id=channel_id)
     Channel.objects.filter(id=channel_id).update(last_polled_at=timezone.now())
     try:
-        fetched = get_connector(channel).fetch_new()
+        connector = get_connector(channel)
+        fetched = connector.fetch_new()
     except ConnectorError as error:
         retry_after = error.retry_after if isinstance(error, RateLimited) else None
         channel_record_poll_failure(
@@ -123,6 +126,7 @@ def channel_poll(*, channel_id: int) -> PollOutcome:
         channel_record_poll_failure(channel_id=channel_id, error=f"Internal error: {error!r}")
         raise
     result = messages_ingest(channel_id=channel_id, fetched=fetched)
+    channel_record_platform_settings(channel_id=channel_id, learned=learned_settings(connector))
     logger.info(
         "channel polled",
         extra={
@@ -178,8 +182,29 @@ def channel_update_credentials(
 
 
 @transaction.atomic
-def channel_record_check_passed(*, channel_id: int, description: str) -> None:
-    """`channels test` succeeded: a channel that needed attention is polled again."""
+def channel_record_platform_settings(*, channel_id: int, learned: dict[str, Any]) -> None:
+    """Keep what the connector learnt about the account (e.g. a Mastodon instance's
+    character limit) in `Channel.platform_settings`; audited only when something changed."""
+    if not learned:
+        return
+    channel = Channel.objects.select_for_update().get(id=channel_id)
+    changed = {
+        key: value for key, value in learned.items() if channel.platform_settings.get(key) != value
+    }
+    if not changed:
+        return
+    channel.platform_settings = {**channel.platform_settings, **changed}
+    channel.save(update_fields=["platform_settings"])
+    audit("channel.platform_settings_updated", channel_id=channel.id, settings=changed)
+
+
+@transaction.atomic
+def channel_record_check_passed(
+    *, channel_id: int, description: str, learned: dict[str, Any] | None = None
+) -> None:
+    """`channels test` succeeded: a channel that needed attention is polled again, and what
+    the check learnt about the account is kept."""
+    channel_record_platform_settings(channel_id=channel_id, learned=learned or {})
     channel = Channel.objects.select_for_update().get(id=channel_id)
     if channel.health != Channel.Health.NEEDS_ATTENTION:
         return

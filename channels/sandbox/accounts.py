@@ -38,3 +38,11 @@ def stable_user_id(username: str) -> str:
     """
     digest = hashlib.sha256(username.lower().encode("utf-8")).digest()
     return str(_CITIZEN_ID_BASE + int.from_bytes(digest[:8], "big") % _CITIZEN_ID_SPAN)
+
+
+# The same municipality on the sandbox Mastodon instance (served under /api/v1/ and
+# /api/v2/ by the same server). Its own id band, so that it is never mistaken for X's.
+MASTODON_ACCOUNT_ID: Final = "110000000000000001"
+MASTODON_DOMAIN: Final = "social.demodorp.nl"
+# The only credential a Mastodon channel needs: an access token with read and write scopes.
+MASTODON_CREDENTIALS: Final = {"access_token": "sandbox-mastodon-access-token"}

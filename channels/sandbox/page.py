@@ -65,6 +65,7 @@ def render_page(
     tweets_by_id: Mapping[str, Tweet],
     auto_refresh: bool = True,
     direct_messages: Sequence[DmEvent] = (),
+    mastodon_replies: Sequence[Mapping[str, str]] = (),
 ) -> str:
     """The whole page. Every piece of tweet or user text goes through html.escape."""
     refresh = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">' if auto_refresh else ""
@@ -114,6 +115,10 @@ is nergens anders te zien.</p>
 <section aria-labelledby="priveberichten">
 <h2 id="priveberichten">Verstuurde privéberichten ({len(newest_direct_replies)})</h2>
 {_direct_replies_table(newest_direct_replies, users)}
+</section>
+<section aria-labelledby="mastodon">
+<h2 id="mastodon">Antwoorden op Mastodon ({len(mastodon_replies)})</h2>
+{_mastodon_replies_table(mastodon_replies)}
 </section>
 <section aria-labelledby="berichten">
 <h2 id="berichten">Recente berichten van inwoners</h2>
@@ -174,6 +179,33 @@ def _direct_replies_table(direct_replies: Sequence[DmEvent], users: Mapping[str,
         "<table>\n<caption>Privéberichten (DM) van de gemeente, nieuwste eerst</caption>\n"
         '<thead><tr><th scope="col">Tijd</th><th scope="col">Aan</th>'
         '<th scope="col">Bericht</th></tr></thead>\n'
+        f"<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>"
+    )
+
+
+def _mastodon_replies_table(replies: Sequence[Mapping[str, str]]) -> str:
+    """Rows prepared by the server: created_at, visibility, text, parent_acct, parent_text."""
+    if not replies:
+        return "<p>Er zijn nog geen antwoorden op Mastodon geplaatst.</p>"
+    rows = []
+    for reply in replies:
+        visibility = "privé (direct)" if reply["visibility"] == "direct" else "openbaar"
+        if reply["parent_text"]:
+            answered = (
+                f'<span class="handle">@{escape(reply["parent_acct"])}</span>: '
+                f'<span class="quote">{escape(reply["parent_text"])}</span>'
+            )
+        else:
+            answered = "Geen: dit is een los bericht."
+        rows.append(
+            f'<tr><th scope="row">{_time_cell(reply["created_at"])}</th>'
+            f"<td>{escape(visibility)}</td>"
+            f'<td class="quote">{escape(reply["text"])}</td><td>{answered}</td></tr>'
+        )
+    return (
+        "<table>\n<caption>Antwoorden van de gemeente op Mastodon, nieuwste eerst</caption>\n"
+        '<thead><tr><th scope="col">Tijd</th><th scope="col">Zichtbaarheid</th>'
+        '<th scope="col">Antwoord</th><th scope="col">Bericht van de inwoner</th></tr></thead>\n'
         f"<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>"
     )
 

@@ -25,9 +25,18 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
-from channels.sandbox.accounts import DEMO_CREDENTIALS, DEMO_USERNAME
+from channels.sandbox.accounts import DEMO_CREDENTIALS, DEMO_USERNAME, MASTODON_DOMAIN
 from channels.sandbox.faults import Fault, FaultInjector, RateLimiter
 from channels.sandbox.generator import MessageGenerator
+from channels.sandbox.mastodon_api import (
+    PATH_PREFIXES as MASTODON_PATH_PREFIXES,
+)
+from channels.sandbox.mastodon_api import (
+    MastodonApi,
+    MastodonStore,
+    parse_created_at,
+    status_from_draft,
+)
 from channels.sandbox.page import NO_REFRESH_PARAMETER, render_avatar, render_page
 from channels.sandbox.store import (
     DmEvent,
@@ -54,6 +63,9 @@ HISTORY_DAYS: Final = 3
 HISTORY_DIRECT_MESSAGES: Final = 2
 # Share of the background trickle that arrives as a direct message instead of a mention.
 DIRECT_MESSAGE_SHARE: Final = 0.15
+# Share of the background trickle that arrives on Mastodon instead of X.
+MASTODON_SHARE: Final = 0.25
+HISTORY_MASTODON_MENTIONS: Final = 5
 # Idle keep-alive connections are closed after this long so handler threads do not pile up.
 IDLE_CONNECTION_SECONDS: Final = 30
 
@@ -94,6 +106,8 @@ class SandboxServer:
         self._store = TweetStore(Path(state_path) if state_path is not None else None)
         self._api = XApi(self._store, self.credentials)
         self._faults = FaultInjector()
+        self._mastodon_store = MastodonStore(self._store)
+        self._mastodon = MastodonApi(self._mastodon_store, self._faults)
         self._rate_limiter = RateLimiter()
         self._generator = MessageGenerator(seed)
         self._httpd: _SandboxHTTPServer | None = None
@@ -237,10 +251,101 @@ class SandboxServer:
         self._faults.clear()
 
     def reset(self) -> None:
-        """Forget all tweets, DMs, faults and rate-limit usage (ids keep increasing)."""
+        """Forget all tweets, DMs, Mastodon statuses, faults and rate-limit usage (ids keep
+        increasing)."""
         self._store.reset()
         self._faults.clear()
         self._rate_limiter.reset()
+        self._mastodon.rate_limiter.reset()
+
+    # ------------------------------------------------------------------ Mastodon
+
+    def add_mastodon_mention(
+        self,
+        text: str,
+        username: str,
+        display_name: str | None = None,
+        *,
+        domain: str | None = None,
+        visibility: str = "public",
+        in_reply_to_id: str | None = None,
+        created_at: str | datetime | None = None,
+        content: str | None = None,
+        media: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Let a citizen mention the account on Mastodon (visibility "direct" for a private
+        message); the text gets the mention in front if it lacks one. `content` replaces
+        the HTML Mastodon would make of `text`, as a remote server may send anything.
+        Returns the status as the API shows it."""
+        if f"@{DEMO_USERNAME}" not in text:
+            text = f"@{DEMO_USERNAME}@{MASTODON_DOMAIN} {text}"
+        with self._store.transaction():
+            author = self._mastodon_store.ensure_account(username, display_name, domain)
+            status = self._mastodon_store.add_status(
+                account_id=author["id"],
+                text=text,
+                visibility=visibility,
+                in_reply_to_id=in_reply_to_id,
+                created_at=parse_created_at(created_at),
+                content=content,
+                media=media or (),
+            )
+            return self._mastodon_store.render_status(status, self.url)
+
+    def add_mastodon_own_status(self, text: str, in_reply_to_id: str | None = None) -> dict:
+        """The account posts from the Mastodon app (outside Webcare), and, as a server that
+        notifies self-mentions would, the status also arrives as a mention notification."""
+        with self._store.transaction():
+            status = self._mastodon_store.add_status(
+                account_id=self._mastodon_store.own_account_id,
+                text=text,
+                in_reply_to_id=in_reply_to_id,
+            )
+            self._mastodon_store.notify_about(status["id"])
+            return self._mastodon_store.render_status(status, self.url)
+
+    def add_mastodon_raw_notification(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """A notification served exactly as given (an unreadable item); gets a fresh id."""
+        return self._mastodon_store.add_raw_notification(raw)
+
+    def mastodon_statuses(self) -> list[dict[str, Any]]:
+        """Every Mastodon status as the API shows it, oldest first."""
+        return [
+            self._mastodon_store.render_status(status, self.url)
+            for status in self._mastodon_store.statuses()
+        ]
+
+    def mastodon_replies(self) -> list[dict[str, Any]]:
+        """The statuses the account posted on Mastodon (our replies), oldest first."""
+        own = self._mastodon_store.own_account_id
+        return [status for status in self.mastodon_statuses() if status["account"]["id"] == own]
+
+    def _generate_mastodon_mention(
+        self, created_at: datetime | None = None, direct: bool = False
+    ) -> dict[str, Any]:
+        with self._store.transaction():
+            sequence_number = self._store.count_generated()
+            draft = (
+                self._generator.draft_direct_message(sequence_number)
+                if direct
+                else self._generator.draft(sequence_number, follow_up=False)
+            )
+            # Now and then a link, as people paste the page they could not make sense of.
+            link = (
+                "https://www.demodorp.nl/afval-en-grondstoffen"
+                if sequence_number % 4 == 0 and not direct
+                else None
+            )
+            status = status_from_draft(
+                self._mastodon_store,
+                text=draft.text,
+                username=draft.author.username,
+                display_name=draft.author.name,
+                created_at=created_at,
+                direct=direct,
+                link=link,
+            )
+            return status
 
     # ------------------------------------------------------------------ generation
 
@@ -285,6 +390,9 @@ class SandboxServer:
         for _ in range(HISTORY_DIRECT_MESSAGES):
             moment = now - timedelta(hours=rng.uniform(1, HISTORY_DAYS * 24))
             self._generate_direct_message(created_at=moment)
+        for index in range(HISTORY_MASTODON_MENTIONS):
+            moment = now - timedelta(hours=rng.uniform(1, HISTORY_DAYS * 24))
+            self._generate_mastodon_mention(created_at=moment, direct=index == 0)
 
     def _generate_forever(self) -> None:
         rng = random.Random(f"{self.seed}:intervals")  # noqa: S311 - not for security
@@ -294,7 +402,11 @@ class SandboxServer:
             if self._stopping.wait(interval):
                 return
             try:
-                if rng.random() < DIRECT_MESSAGE_SHARE:
+                chance = rng.random()
+                if chance < MASTODON_SHARE:
+                    status = self._generate_mastodon_mention(direct=chance < MASTODON_SHARE / 5)
+                    self.log(f"generated Mastodon status {status['id']}")
+                elif chance < MASTODON_SHARE + DIRECT_MESSAGE_SHARE:
                     event = self._generate_direct_message()
                     self.log(f"generated direct message {event['id']}")
                 else:
@@ -322,6 +434,8 @@ class SandboxServer:
         base_url = f"http://{host_header}" if host_header else self.url
         if path.startswith("/2/"):
             return self._respond_api(method, path, query, headers, body, base_url)
+        if path.startswith(MASTODON_PATH_PREFIXES):
+            return self._mastodon.respond(method, path, query, headers, body, base_url)
         if path.startswith("/_sandbox/"):
             try:
                 return self._respond_control(method, path, body)
@@ -381,6 +495,10 @@ class SandboxServer:
         if avatar and method == "GET":
             user = self._store.get_user(avatar.group(1))
             if user is None:
+                account = self._mastodon_store.account(avatar.group(1))
+                if account is not None:
+                    user = {"id": account["id"], "name": account["display_name"]}
+            if user is None:
                 return _control_error("No such user.", status=404)
             return ApiResponse(
                 200, render_avatar(user).encode("utf-8"), "image/svg+xml; charset=utf-8"
@@ -396,6 +514,10 @@ class SandboxServer:
             ("POST", "/_sandbox/mentions"): lambda: self._control_add_mention(body),
             ("POST", "/_sandbox/direct_messages"): lambda: self._control_add_direct_message(body),
             ("POST", "/_sandbox/generate"): lambda: self._control_generate(body),
+            ("POST", "/_sandbox/mastodon/mentions"): lambda: self._control_add_mastodon(body),
+            ("GET", "/_sandbox/mastodon/statuses"): lambda: json_response(
+                200, {"statuses": self.mastodon_statuses()}
+            ),
         }
         handler = routes.get((method, path))
         if handler is None:
@@ -477,6 +599,32 @@ class SandboxServer:
             raise ControlRequestError(str(error)) from None
         return json_response(201, event)
 
+    def _control_add_mastodon(self, body: bytes) -> ApiResponse:
+        request = _json_object(body)
+        text = request.get("text")
+        author = request.get("author")
+        if not isinstance(text, str) or not text.strip():
+            raise ControlRequestError("'text' must be a non-empty string.")
+        if not isinstance(author, dict) or not isinstance(author.get("username"), str):
+            raise ControlRequestError("'author' must be an object with at least a 'username'.")
+        try:
+            status = self.add_mastodon_mention(
+                text,
+                author["username"],
+                _optional_str(author.get("display_name")),
+                domain=_optional_str(author.get("domain")),
+                visibility=str(request.get("visibility", "public")),
+                in_reply_to_id=_optional_str(request.get("in_reply_to_id")),
+                created_at=request.get("created_at"),
+                content=_optional_str(request.get("content")),
+                media=request.get("media_attachments"),
+            )
+        except LookupError as error:
+            raise ControlRequestError(f"Unknown in_reply_to_id {error}.") from None
+        except (TypeError, ValueError) as error:
+            raise ControlRequestError(str(error)) from None
+        return json_response(201, status)
+
     def _control_generate(self, body: bytes) -> ApiResponse:
         request = _json_object(body) if body else {}
         count = request.get("count", 1)
@@ -498,8 +646,30 @@ class SandboxServer:
             tweets_by_id,
             auto_refresh,
             direct_messages=snapshot["direct_messages"],
+            mastodon_replies=self._mastodon_page_rows(),
         )
         return ApiResponse(200, html.encode("utf-8"), "text/html; charset=utf-8")
+
+    def _mastodon_page_rows(self) -> list[dict[str, str]]:
+        """The account's Mastodon statuses, newest first, with the status each answers."""
+        statuses = {status["id"]: status for status in self._mastodon_store.statuses()}
+        own = self._mastodon_store.own_account_id
+        rows = []
+        for status in sorted(statuses.values(), key=lambda item: int(item["id"]), reverse=True):
+            if status["account_id"] != own:
+                continue
+            parent = statuses.get(status["in_reply_to_id"] or "")
+            parent_author = self._mastodon_store.account(parent["account_id"]) if parent else None
+            rows.append(
+                {
+                    "created_at": status["created_at"],
+                    "visibility": status["visibility"],
+                    "text": status["text"],
+                    "parent_acct": parent_author["acct"] if parent_author else "",
+                    "parent_text": parent["text"] if parent else "",
+                }
+            )
+        return rows
 
     def log(self, message: str) -> None:
         if self.quiet:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from copy import deepcopy
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from channels.sandbox.accounts import DEMO_ACCOUNT_ID, DEMO_NAME, DEMO_USERNAME, stable_user_id
 
@@ -94,6 +94,18 @@ def _demo_user() -> User:
     }
 
 
+class StateSection(Protocol):
+    """Another platform's state kept in the same file (e.g. the sandbox Mastodon)."""
+
+    def dump(self) -> Any: ...
+
+    def restore(self, raw: Any) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def is_empty(self) -> bool: ...
+
+
 class TweetStore:
     """Thread-safe, optionally persisted state of the sandbox platform."""
 
@@ -101,7 +113,13 @@ class TweetStore:
         self._lock = threading.RLock()
         self._state_path = state_path
         self._last_id = 0
+        self._sections: dict[str, StateSection] = {}
         self._clear()
+
+    def register_section(self, name: str, section: StateSection) -> None:
+        """Persist `section` under `name`, under this store's lock, ids and reset."""
+        with self._lock:
+            self._sections[name] = section
 
     def _clear(self) -> None:
         # _last_id deliberately survives a reset: a client that kept its since_id cursor
@@ -142,7 +160,14 @@ class TweetStore:
                 self._tweets_by_id[tweet["id"]] = tweet
             # Absent in state files written before the sandbox knew direct messages.
             self._direct_messages = list(raw.get("direct_messages", []))
+            for name, section in self._sections.items():
+                section.restore(raw.get(name))
         return True
+
+    def save(self) -> None:
+        """Write the state file now (sections call this after each change)."""
+        with self._lock:
+            self._save()
 
     def _save(self) -> None:
         if self._state_path is None:
@@ -156,6 +181,8 @@ class TweetStore:
             "replies": self._replies,
             "direct_messages": self._direct_messages,
         }
+        for name, section in self._sections.items():
+            payload[name] = section.dump()
         directory = self._state_path.parent
         directory.mkdir(parents=True, exist_ok=True)
         # Write next to the target and rename over it: a crash mid-write leaves the old
@@ -385,7 +412,12 @@ class TweetStore:
 
     def is_empty(self) -> bool:
         with self._lock:
-            return not self._mentions and not self._replies and not self._direct_messages
+            return (
+                not self._mentions
+                and not self._replies
+                and not self._direct_messages
+                and all(section.is_empty() for section in self._sections.values())
+            )
 
     def count_generated(self) -> int:
         """Advance and return the generator's sequence number (persisted with the state)."""
@@ -396,4 +428,6 @@ class TweetStore:
     def reset(self) -> None:
         with self._lock:
             self._clear()
+            for section in self._sections.values():
+                section.clear()
             self._save()

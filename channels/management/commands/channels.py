@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from channels.base import ConnectorError
 from channels.models import Channel
-from channels.registry import get_connector
+from channels.registry import get_connector, learned_settings
 from channels.services import (
     ChannelError,
     channel_create,
@@ -124,10 +124,13 @@ class Command(BaseCommand):
 
     def _test(self, channel: Channel) -> None:
         try:
-            description = get_connector(channel).check()
+            connector = get_connector(channel)
+            description = connector.check()
         except ConnectorError as error:
             raise CommandError(f"{channel.name}: {error}") from error
-        channel_record_check_passed(channel_id=channel.id, description=description)
+        channel_record_check_passed(
+            channel_id=channel.id, description=description, learned=learned_settings(connector)
+        )
         self.stdout.write(f"{channel.name}: OK, {description}")
 
     def _credentials(self, channel: Channel, values: list[str]) -> None:
