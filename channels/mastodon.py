@@ -44,7 +44,7 @@ from channels.base import (
     TransientError,
 )
 from channels.credentials import decrypt_credentials
-from channels.mastodon_text import MENTION_PATTERN, html_to_text
+from channels.mastodon_text import MENTION_PATTERN, addressed, html_to_text
 from channels.models import Channel
 
 logger = logging.getLogger(__name__)
@@ -114,16 +114,6 @@ def _error_detail(error: mastodon.MastodonAPIError) -> str:
 def _status_code(error: mastodon.MastodonAPIError) -> int | None:
     args = error.args
     return args[1] if len(args) >= 2 and isinstance(args[1], int) else None
-
-
-def mentions_recipient(text: str, acct: str) -> bool:
-    """Whether `text` mentions the account `acct` (`sanne` or `sanne@mastodon.nl`)."""
-    wanted = acct.lower()
-    for match in MENTION_PATTERN.finditer(text):
-        mentioned = match.group(1).lower()
-        if mentioned == wanted or ("@" not in wanted and mentioned.split("@")[0] == wanted):
-            return True
-    return False
 
 
 class MastodonConnector:
@@ -281,11 +271,8 @@ class MastodonConnector:
     # --- writing -------------------------------------------------------------------------
 
     def _addressed(self, text: str, target: ReplyTarget) -> str:
-        """Mastodon delivers only to mentioned accounts: address the citizen by name."""
-        acct = target.recipient.username
-        if not acct or mentions_recipient(text, acct):
-            return text
-        return f"@{acct} {text}"
+        # reply_create has addressed the text already; this covers replies made otherwise.
+        return addressed(text, target.recipient.username)
 
     def send_reply(self, *, text: str, target: ReplyTarget) -> SentReply:
         visibility = "direct" if target.private else "public"

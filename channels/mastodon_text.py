@@ -22,9 +22,6 @@ from urllib.parse import urlsplit
 
 DEFAULT_MAX_CHARACTERS: Final = 500
 URL_LENGTH: Final = 23
-# Replies start with "@username " when they do not mention the citizen already; Mastodon
-# usernames have at most 30 characters and a mention's domain is not counted.
-MENTION_RESERVE: Final = 1 + 30 + 1
 
 # Mastodon's Account::MENTION_RE: @user or @user@domain, not inside a word or a URL.
 MENTION_PATTERN: Final = re.compile(
@@ -199,3 +196,22 @@ def html_to_text(content: str, mentions: Iterable[Mapping[str, Any]] = ()) -> st
     extractor.feed(content)
     extractor.close()
     return extractor.text()
+
+
+def mentions_recipient(text: str, acct: str) -> bool:
+    """Whether `text` mentions the account `acct` (`sanne` or `sanne@mastodon.nl`)."""
+    wanted = acct.lower()
+    for match in MENTION_PATTERN.finditer(text):
+        mentioned = match.group(1).lower()
+        if mentioned == wanted or ("@" not in wanted and mentioned.split("@")[0] == wanted):
+            return True
+    return False
+
+
+def addressed(text: str, acct: str) -> str:
+    """The reply as Mastodon must receive it: it only delivers to mentioned accounts, so a
+    reply that does not mention the citizen starts with "@acct ". Applied before the
+    length is counted and the reply stored, so the agent's count and our copy are exact."""
+    if not acct or mentions_recipient(text, acct):
+        return text
+    return f"@{acct} {text}"

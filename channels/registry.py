@@ -20,6 +20,9 @@ class ReplyRules:
     supports_private: bool = False
     # Limit for private replies, when it differs from the public one.
     private_max_length: int | None = None
+    # The text as the platform must receive it, given the citizen's username (Mastodon
+    # delivers only to mentioned accounts). Applied before counting and storing.
+    addressed: Callable[[str, str], str] | None = None
 
     def limit(self, *, private: bool) -> int:
         if private and self.private_max_length is not None:
@@ -39,16 +42,17 @@ def reply_rules(channel: Channel) -> ReplyRules:
             private_max_length=10_000,
         )
     if kind == Channel.Kind.MASTODON:
-        # The instance's own limit, learnt by the connector (500 on most instances), less
-        # room for the "@username " the connector puts in front when the reply does not
-        # mention the citizen. A direct status is a status too: the same limit applies.
+        # The instance's own limit, learnt by the connector (500 on most instances). A
+        # direct status is a status too: the same limit applies. The "@username " a reply
+        # needs is part of the text, so it is counted like the rest.
         max_characters = channel.platform_settings.get(
             "max_characters", mastodon_text.DEFAULT_MAX_CHARACTERS
         )
         return ReplyRules(
-            max_characters - mastodon_text.MENTION_RESERVE,
+            max_characters,
             mastodon_text.status_length,
             supports_private=True,
+            addressed=mastodon_text.addressed,
         )
     raise ConnectorError(f"Replies on {kind} are not available yet in this version.")
 

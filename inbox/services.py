@@ -422,10 +422,14 @@ def reply_create(
     text = text.strip()
     if not text:
         raise ServiceError(_("Write a reply first."))
-    conversation = Conversation.objects.select_related("channel").get(id=conversation_id)
+    conversation = Conversation.objects.select_related("channel", "contact").get(
+        id=conversation_id
+    )
     conversation_is_private = conversation.is_private
     private = private or conversation_is_private
     rules = reply_rules(conversation.channel)
+    if rules.addressed is not None:
+        text = rules.addressed(text, conversation.contact.username)
     if private and not conversation_is_private and not rules.supports_private:
         raise ServiceError(_("This channel cannot answer a public message privately."))
     length = rules.measure(text)

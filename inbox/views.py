@@ -110,7 +110,13 @@ def _reply_max_length(conversation: Conversation) -> int:
 @staff_required
 def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation_or_404(conversation_id)
-    form = ReplyForm(max_length=_reply_max_length(conversation))
+    rules = reply_rules(conversation.channel)
+    initial = {}
+    if rules.addressed is not None:
+        # Start the reply the way the platform will receive it ("@citizen "), so the
+        # live count is the platform's count from the first keystroke.
+        initial["text"] = rules.addressed("", conversation.contact.username)
+    form = ReplyForm(max_length=rules.max_length, initial=initial)
     return _render_conversation(request, conversation, form)
 
 

@@ -365,6 +365,8 @@ def test_a_reply_through_the_inbox_is_delivered_and_a_reply_to_it_joins(
     assert reply.delivery_status == Message.DeliveryStatus.SENT
     assert reply.external_id == posted["id"]
     assert posted["visibility"] == "direct"
+    # What we stored is what the citizen got: the mention is part of our copy too.
+    assert reply.text == f"@{conversation.contact.username} Ja, met een machtiging."
 
 
 def test_a_lost_answer_is_found_on_the_platform_not_posted_twice(mastodon_channel, sandbox, agent):
@@ -475,8 +477,14 @@ def test_the_reply_length_counts_the_way_mastodon_does(mastodon_channel, sandbox
     poll(mastodon_channel)
     mastodon_channel.platform_settings = {"max_characters": 500}
     mastodon_channel.save(update_fields=["platform_settings"])
+    # The "@noor@…" Mastodon needs is part of the reply and of its count, which leaves
+    # out the domain: 6 + 495 > 500.
     with pytest.raises(ServiceError):
-        answer(Conversation.objects.get(), agent, "x" * 480)
+        answer(Conversation.objects.get(), agent, "x" * 495)
+    exactly_full = answer(Conversation.objects.get(), agent, "x" * 494)
+    acct = Conversation.objects.get().contact.username
+    assert acct.startswith("noor")
+    assert exactly_full.text == f"@{acct} " + "x" * 494
     # A long URL counts as 23: this reply fits although it has more than 500 characters.
     answer(Conversation.objects.get(), agent, "Zie https://www.demodorp.nl/" + "a" * 600)
 

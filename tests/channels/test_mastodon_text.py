@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.mastodon import mentions_recipient
+from channels.mastodon_text import addressed, mentions_recipient
 from channels.mastodon_text import grapheme_length, html_to_text, status_length
 
 
@@ -84,3 +84,10 @@ def test_a_local_recipient_is_mentioned_by_name_or_full_address():
     assert mentions_recipient("@sanne@mastodon.nl hoi", "sanne@mastodon.nl")
     assert not mentions_recipient("@sanne hoi", "sanne@mastodon.nl")
     assert not mentions_recipient("mail sanne@mastodon.nl", "sanne@mastodon.nl")
+
+
+def test_a_reply_is_addressed_to_the_citizen_once():
+    assert addressed("Dank u!", "sanne") == "@sanne Dank u!"
+    assert addressed("@sanne Dank u!", "sanne") == "@sanne Dank u!"
+    assert addressed("", "sanne@mastodon.nl") == "@sanne@mastodon.nl "
+    assert addressed("Dank u!", "") == "Dank u!"
