@@ -422,9 +422,7 @@ def reply_create(
     text = text.strip()
     if not text:
         raise ServiceError(_("Write a reply first."))
-    conversation = Conversation.objects.select_related("channel", "contact").get(
-        id=conversation_id
-    )
+    conversation = Conversation.objects.select_related("channel", "contact").get(id=conversation_id)
     conversation_is_private = conversation.is_private
     private = private or conversation_is_private
     rules = reply_rules(conversation.channel)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from channels.mastodon_text import addressed, mentions_recipient
-from channels.mastodon_text import grapheme_length, html_to_text, status_length
+from channels.mastodon_text import (
+    addressed,
+    grapheme_length,
+    html_to_text,
+    mentions_recipient,
+    status_length,
+)
 
 
 @pytest.mark.parametrize(
