@@ -668,7 +668,7 @@ def banner(web_url: str, sandbox_url: str, seed_output: str) -> list[str]:
     lines = [
         rule,
         f"  Webcare draait op {web_url}   (Webcare is running at {web_url})",
-        f"  Sandbox-platform / sandbox platform (fake X API): {sandbox_url}",
+        f"  Sandbox-platform / sandbox platform (X, Facebook, Mastodon): {sandbox_url}",
     ]
     seed_lines = [line for line in seed_output.splitlines() if line.strip()][-10:]
     if seed_lines:

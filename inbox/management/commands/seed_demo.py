@@ -1,4 +1,4 @@
-"""Creates the demo team and the demo X channel for `make run`. Safe to run repeatedly."""
+"""Creates the demo team and the demo channels for `make run`. Safe to run repeatedly."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from channels.models import Channel
 from channels.sandbox import DEMO_ACCOUNT_ID, DEMO_CREDENTIALS, DEMO_USERNAME
+from channels.sandbox.accounts import MASTODON_ACCOUNT_ID, MASTODON_CREDENTIALS
 from channels.services import channel_create
 from inbox.models import AgentProfile
 from inbox.services import staff_member_create
@@ -21,10 +22,11 @@ DEMO_STAFF = [
     ("bram", "Bram", "Bakker", AgentProfile.Role.AGENT),
 ]
 DEMO_CHANNEL_NAME = "demodorp-x"
+DEMO_MASTODON_CHANNEL_NAME = "demodorp-mastodon"
 
 
 class Command(BaseCommand):
-    help = "Create demo staff and the demo X channel pointing at the local sandbox platform."
+    help = "Create demo staff and the demo channels, pointing at the local sandbox platform."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -45,16 +47,28 @@ class Command(BaseCommand):
                     last_name=last_name,
                     on_duty=role == AgentProfile.Role.AGENT,
                 )
-        if not Channel.objects.filter(name=DEMO_CHANNEL_NAME).exists():
-            channel_create(
-                kind=Channel.Kind.TWITTER,
-                name=DEMO_CHANNEL_NAME,
-                account_id=DEMO_ACCOUNT_ID,
-                account_handle=DEMO_USERNAME,
-                api_base_url=f"http://127.0.0.1:{settings.WEBCARE_SANDBOX_PORT}",
-                credentials=dict(DEMO_CREDENTIALS),
-                poll_interval_seconds=10,
-            )
+        sandbox_url = f"http://127.0.0.1:{settings.WEBCARE_SANDBOX_PORT}"
+        # One sandbox server speaks every platform's API, each under its own paths.
+        demo_channels = [
+            (Channel.Kind.TWITTER, DEMO_CHANNEL_NAME, DEMO_ACCOUNT_ID, DEMO_CREDENTIALS),
+            (
+                Channel.Kind.MASTODON,
+                DEMO_MASTODON_CHANNEL_NAME,
+                MASTODON_ACCOUNT_ID,
+                MASTODON_CREDENTIALS,
+            ),
+        ]
+        for kind, name, account_id, credentials in demo_channels:
+            if not Channel.objects.filter(name=name).exists():
+                channel_create(
+                    kind=kind,
+                    name=name,
+                    account_id=account_id,
+                    account_handle=DEMO_USERNAME,
+                    api_base_url=sandbox_url,
+                    credentials=dict(credentials),
+                    poll_interval_seconds=10,
+                )
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, first_name, _last_name, role in DEMO_STAFF:
             label = "team lead" if role == AgentProfile.Role.TEAM_LEAD else "agent"
