@@ -78,6 +78,9 @@ class ReplyTarget:
     # The conversation's thread key as the connector made it (PlatformMessage.thread_key).
     thread_key: str
     private: bool = False
+    # A platform tag that lets a private reply through after the normal window has closed
+    # (Messenger's "HUMAN_AGENT", within 7 days); "" for none.
+    message_tag: str = ""
 
 
 @dataclass(frozen=True)

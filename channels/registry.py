@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from channels import mastodon_text, tweet_text
@@ -23,6 +24,13 @@ class ReplyRules:
     # The text as the platform must receive it, given the citizen's username (Mastodon
     # delivers only to mentioned accounts). Applied before counting and storing.
     addressed: Callable[[str, str], str] | None = None
+    # How long after the citizen's last message a private reply may be sent (Messenger:
+    # 24 hours); None for no limit.
+    private_reply_window: timedelta | None = None
+    # A longer window for replies by a person, sent with the platform's tag (Messenger's
+    # HUMAN_AGENT, 7 days), when the account may use it; None otherwise.
+    extended_private_reply_window: timedelta | None = None
+    extended_private_reply_tag: str = ""
 
     def limit(self, *, private: bool) -> int:
         if private and self.private_max_length is not None:
@@ -54,6 +62,20 @@ def reply_rules(channel: Channel) -> ReplyRules:
             supports_private=True,
             addressed=mastodon_text.addressed,
         )
+    if kind == Channel.Kind.FACEBOOK:
+        # Comments hold 8,000 characters, Messenger texts 2,000. Messenger answers must go
+        # out within 24 hours of the citizen's last message, or within 7 days with the
+        # HUMAN_AGENT tag if the page has that permission (learnt by `channels test`).
+        human_agent = bool(channel.platform_settings.get("human_agent_tag"))
+        return ReplyRules(
+            8000,
+            len,
+            supports_private=True,
+            private_max_length=2000,
+            private_reply_window=timedelta(hours=24),
+            extended_private_reply_window=timedelta(days=7) if human_agent else None,
+            extended_private_reply_tag="HUMAN_AGENT" if human_agent else "",
+        )
     raise ConnectorError(f"Replies on {kind} are not available yet in this version.")
 
 
@@ -66,6 +88,10 @@ def get_connector(channel: Channel) -> Connector:
         from channels.mastodon import MastodonConnector
 
         return MastodonConnector(channel)
+    if channel.kind == Channel.Kind.FACEBOOK:
+        from channels.facebook import FacebookConnector
+
+        return FacebookConnector(channel)
     raise ConnectorError(
         f"The {channel.get_kind_display()} connector is not available yet in this version."
     )

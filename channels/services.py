@@ -29,6 +29,8 @@ REQUIRED_CREDENTIALS = {
         "access_token_secret",
     ),
     Channel.Kind.MASTODON: ("access_token",),
+    # A page access token, and the app secret for Graph's appsecret_proof.
+    Channel.Kind.FACEBOOK: ("access_token", "app_secret"),
 }
 
 

@@ -187,3 +187,35 @@ def dashboard_metrics(*, now: datetime, days: int = 7) -> list[ChannelMetrics]:
         )
     )
     return rows
+
+
+@dataclass(frozen=True)
+class PrivateReplyWindow:
+    """Whether a private reply may go out now (Messenger's 24-hour rule, docs/architecture.md
+    "Facebook"), and with which platform tag; `closed_since` says when it closed."""
+
+    is_open: bool
+    message_tag: str = ""
+    closed_since: datetime | None = None
+
+
+def private_reply_window(conversation: Conversation, *, now: datetime) -> PrivateReplyWindow:
+    """The window for a private reply in this conversation, from the citizen's last message
+    (their last private one in a private conversation)."""
+    from channels.registry import reply_rules
+
+    rules = reply_rules(conversation.channel)
+    if rules.private_reply_window is None:
+        return PrivateReplyWindow(is_open=True)
+    inbound = conversation.messages.filter(direction=Message.Direction.INBOUND)
+    if conversation.is_private:
+        inbound = inbound.filter(is_private=True)
+    last_sent_at = inbound.order_by("-sent_at").values_list("sent_at", flat=True).first()
+    if last_sent_at is None or now - last_sent_at <= rules.private_reply_window:
+        return PrivateReplyWindow(is_open=True)
+    extended = rules.extended_private_reply_window
+    if extended is not None and now - last_sent_at <= extended:
+        return PrivateReplyWindow(is_open=True, message_tag=rules.extended_private_reply_tag)
+    return PrivateReplyWindow(
+        is_open=False, closed_since=last_sent_at + (extended or rules.private_reply_window)
+    )

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from channels.base import FetchResult, PlatformMessage, SentReply
 from channels.models import Channel, QuarantinedItem
 from inbox.models import AgentProfile, AuditEvent, Contact, Conversation, Message
+from inbox.selectors import private_reply_window
 from inbox.text import storable_attachments, storable_json, storable_text
 
 logger = logging.getLogger(__name__)
@@ -430,6 +431,14 @@ def reply_create(
         text = rules.addressed(text, conversation.contact.username)
     if private and not conversation_is_private and not rules.supports_private:
         raise ServiceError(_("This channel cannot answer a public message privately."))
+    if private and not private_reply_window(conversation, now=timezone.now()).is_open:
+        raise ServiceError(
+            _(
+                "The citizen's last message is too old for a private reply: Facebook accepts "
+                "one only within 24 hours of it (7 days for a page with the Human Agent "
+                "permission). It can be sent once they write again."
+            )
+        )
     length = rules.measure(text)
     limit = rules.limit(private=private)
     if length > limit:
@@ -697,6 +706,10 @@ def reply_deliver(*, message_id: int) -> None:
         ),
         thread_key=message.conversation.external_thread_id,
         private=message.is_private,
+        # Decided at sending time: a reply queued just inside 24 hours may go out after.
+        message_tag=private_reply_window(message.conversation, now=timezone.now()).message_tag
+        if message.is_private
+        else "",
     )
     try:
         connector = get_connector(message.channel)

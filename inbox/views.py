@@ -90,6 +90,7 @@ def _render_conversation(
         "history": selectors.contact_other_conversations(conversation),
         "form": form,
         "reply_rules": reply_rules(conversation.channel),
+        "private_window": selectors.private_reply_window(conversation, now=timezone.now()),
         "move_to_private_text": MOVE_TO_PRIVATE_TEXT,
     }
     return render(request, "inbox/conversation.html", context, status=status)

@@ -66,6 +66,7 @@ def render_page(
     auto_refresh: bool = True,
     direct_messages: Sequence[DmEvent] = (),
     mastodon_replies: Sequence[Mapping[str, str]] = (),
+    facebook_replies: Sequence[Mapping[str, str]] = (),
 ) -> str:
     """The whole page. Every piece of tweet or user text goes through html.escape."""
     refresh = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">' if auto_refresh else ""
@@ -119,6 +120,10 @@ is nergens anders te zien.</p>
 <section aria-labelledby="mastodon">
 <h2 id="mastodon">Antwoorden op Mastodon ({len(mastodon_replies)})</h2>
 {_mastodon_replies_table(mastodon_replies)}
+</section>
+<section aria-labelledby="facebook">
+<h2 id="facebook">Antwoorden op Facebook ({len(facebook_replies)})</h2>
+{_facebook_replies_table(facebook_replies)}
 </section>
 <section aria-labelledby="berichten">
 <h2 id="berichten">Recente berichten van inwoners</h2>
@@ -206,6 +211,26 @@ def _mastodon_replies_table(replies: Sequence[Mapping[str, str]]) -> str:
         "<table>\n<caption>Antwoorden van de gemeente op Mastodon, nieuwste eerst</caption>\n"
         '<thead><tr><th scope="col">Tijd</th><th scope="col">Zichtbaarheid</th>'
         '<th scope="col">Antwoord</th><th scope="col">Bericht van de inwoner</th></tr></thead>\n'
+        f"<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>"
+    )
+
+
+def _facebook_replies_table(replies: Sequence[Mapping[str, str]]) -> str:
+    """Rows prepared by the server: created_at, kind, text, to (name), to_text."""
+    if not replies:
+        return "<p>Er zijn nog geen antwoorden op Facebook geplaatst.</p>"
+    rows = [
+        f'<tr><th scope="row">{_time_cell(reply["created_at"])}</th>'
+        f"<td>{escape(reply['kind'])}</td>"
+        f'<td class="quote">{escape(reply["text"])}</td>'
+        f"<td>{escape(reply['to'])}: "
+        f'<span class="quote">{escape(reply["to_text"])}</span></td></tr>'
+        for reply in replies
+    ]
+    return (
+        "<table>\n<caption>Antwoorden van de gemeente op Facebook, nieuwste eerst</caption>\n"
+        '<thead><tr><th scope="col">Tijd</th><th scope="col">Soort</th>'
+        '<th scope="col">Antwoord</th><th scope="col">Aan</th></tr></thead>\n'
         f"<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>"
     )
 

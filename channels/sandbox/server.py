@@ -28,6 +28,14 @@ from urllib.parse import parse_qs, urlsplit
 from channels.sandbox.accounts import DEMO_CREDENTIALS, DEMO_USERNAME, MASTODON_DOMAIN
 from channels.sandbox.faults import Fault, FaultInjector, RateLimiter
 from channels.sandbox.generator import MessageGenerator
+from channels.sandbox.graph_api import (
+    FACEBOOK_PAGE_ID,
+    FacebookStore,
+    GraphApi,
+    comment_webhook,
+    message_webhook,
+)
+from channels.sandbox.graph_api import PATH_PATTERN as GRAPH_PATH_PATTERN
 from channels.sandbox.mastodon_api import (
     PATH_PREFIXES as MASTODON_PATH_PREFIXES,
 )
@@ -43,6 +51,7 @@ from channels.sandbox.store import (
     Tweet,
     TweetStore,
     UnknownTweetError,
+    format_timestamp,
     mentions_account,
     parse_timestamp,
 )
@@ -66,6 +75,12 @@ DIRECT_MESSAGE_SHARE: Final = 0.15
 # Share of the background trickle that arrives on Mastodon instead of X.
 MASTODON_SHARE: Final = 0.25
 HISTORY_MASTODON_MENTIONS: Final = 5
+HISTORY_FACEBOOK_ITEMS: Final = 4
+# Share of the background trickle that arrives on Facebook (comments and Messenger).
+FACEBOOK_SHARE: Final = 0.15
+FACEBOOK_FIRST_POST: Final = (
+    "Vanaf maandag wordt het GFT-afval weer elke week opgehaald. Vragen? Stel ze hieronder."
+)
 # Idle keep-alive connections are closed after this long so handler threads do not pile up.
 IDLE_CONNECTION_SECONDS: Final = 30
 
@@ -108,6 +123,11 @@ class SandboxServer:
         self._faults = FaultInjector()
         self._mastodon_store = MastodonStore(self._store)
         self._mastodon = MastodonApi(self._mastodon_store, self._faults)
+        self._facebook_store = FacebookStore(self._store)
+        self._graph = GraphApi(self._facebook_store, self._faults)
+        # Called with a Graph-webhook-shaped payload whenever a citizen comments or sends
+        # a Messenger message (the webhook helper delivers it, signed, to Webcare).
+        self.on_facebook_event: Callable[[dict[str, Any]], None] | None = None
         self._rate_limiter = RateLimiter()
         self._generator = MessageGenerator(seed)
         self._httpd: _SandboxHTTPServer | None = None
@@ -257,6 +277,7 @@ class SandboxServer:
         self._faults.clear()
         self._rate_limiter.reset()
         self._mastodon.rate_limiter.reset()
+        self._graph.usage.reset()
 
     # ------------------------------------------------------------------ Mastodon
 
@@ -319,6 +340,141 @@ class SandboxServer:
         """The statuses the account posted on Mastodon (our replies), oldest first."""
         own = self._mastodon_store.own_account_id
         return [status for status in self.mastodon_statuses() if status["account"]["id"] == own]
+
+    # ------------------------------------------------------------------ Facebook
+
+    def add_facebook_post(self, text: str, created_at: str | datetime | None = None) -> dict:
+        """The page publishes a post (citizens comment under it)."""
+        return self._facebook_store.add_post(text, parse_created_at(created_at))
+
+    def add_facebook_comment(
+        self,
+        text: str,
+        name: str,
+        *,
+        post_id: str | None = None,
+        parent_id: str | None = None,
+        created_at: str | datetime | None = None,
+        attachment: dict[str, Any] | None = None,
+        hide_from: bool = False,
+    ) -> dict[str, Any]:
+        """A citizen comments on a post of the page (the newest one unless `post_id`), or
+        replies to a comment (`parent_id`). `hide_from` leaves out `from`, as Graph does
+        without the right permission. Returns the comment as Graph shows it."""
+        store = self._facebook_store
+        with self._store.transaction():
+            if parent_id is not None:
+                parent = store.comment(parent_id)
+                if parent is None or "_raw" in parent:
+                    raise ValueError(f"no comment {parent_id}")
+                if parent.get("parent_id"):
+                    parent = store.comment(parent["parent_id"]) or parent
+                parent_id, post_id = parent["id"], parent["post_id"]
+            post = store.post(post_id) if post_id else store.latest_post()
+            if post is None:
+                raise ValueError(f"no post {post_id}")
+            comment = store.add_comment(
+                post_id=post["id"],
+                message=text,
+                author_id=store.user_id(name),
+                author_name=name,
+                parent_id=parent_id,
+                created_at=parse_created_at(created_at),
+                attachment=attachment,
+                hide_from=hide_from,
+            )
+            rendered = store.render_comment(comment)
+        if self.on_facebook_event is not None:
+            self.on_facebook_event(comment_webhook(comment, post["id"]))
+        return rendered
+
+    def add_facebook_raw_comment(self, raw: dict[str, Any]) -> None:
+        """A comment served exactly as given under the newest post (an unreadable item)."""
+        with self._store.transaction():
+            post = self._facebook_store.latest_post()
+            self._facebook_store.add_raw_comment(post["id"], raw)
+
+    def add_facebook_message(
+        self,
+        text: str,
+        name: str,
+        *,
+        created_at: str | datetime | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """A citizen sends the page a Messenger message; returns it as Graph shows it."""
+        store = self._facebook_store
+        with self._store.transaction():
+            event = store.add_message(
+                psid=store.user_id(name),
+                text=text,
+                from_page=False,
+                created_at=parse_created_at(created_at),
+                attachments=attachments,
+            )
+            rendered = store.render_message(event)
+        if self.on_facebook_event is not None:
+            self.on_facebook_event(message_webhook(event))
+        return rendered
+
+    def add_facebook_page_comment(self, text: str, parent_id: str) -> dict[str, Any]:
+        """The page answers a comment from Facebook itself (outside Webcare)."""
+        store = self._facebook_store
+        with self._store.transaction():
+            parent = store.comment(parent_id)
+            if parent is None:
+                raise ValueError(f"no comment {parent_id}")
+            comment = store.add_comment(
+                post_id=parent["post_id"],
+                message=text,
+                author_id=FACEBOOK_PAGE_ID,
+                author_name="Gemeente Demodorp",
+                parent_id=parent.get("parent_id") or parent["id"],
+            )
+            return store.render_comment(comment)
+
+    def set_facebook_human_agent(self, approved: bool) -> None:
+        """Whether the page may use Messenger's HUMAN_AGENT tag (App Review outcome)."""
+        self._facebook_store.human_agent_approved = approved
+
+    def facebook_comment_replies(self) -> list[dict[str, Any]]:
+        """The page's own comments (our public replies), oldest first, as Graph shows them."""
+        store = self._facebook_store
+        return [
+            store.render_comment(comment)
+            for comment in store.comments()
+            if comment.get("author_id") == FACEBOOK_PAGE_ID
+        ]
+
+    def facebook_message_replies(self) -> list[dict[str, Any]]:
+        """The page's Messenger messages (our private replies), oldest first."""
+        store = self._facebook_store
+        return [
+            {**store.render_message(event), "tag": event.get("tag", "")}
+            for event in store.messages()
+            if event["from_page"]
+        ]
+
+    def facebook_replies(self) -> list[dict[str, Any]]:
+        """Every reply of the page on Facebook: comments, then Messenger messages."""
+        return self.facebook_comment_replies() + self.facebook_message_replies()
+
+    def _generate_facebook(self, created_at: datetime | None = None, private: bool = False) -> str:
+        with self._store.transaction():
+            sequence_number = self._store.count_generated()
+            if private:
+                draft = self._generator.draft_direct_message(sequence_number)
+                return self.add_facebook_message(
+                    draft.text, draft.author.name, created_at=created_at
+                )["id"]
+            draft = self._generator.draft(sequence_number, follow_up=False)
+            if not self._facebook_store.posts():
+                self.add_facebook_post(
+                    FACEBOOK_FIRST_POST,
+                    created_at=(created_at or datetime.now(UTC)) - timedelta(hours=1),
+                )
+            text = draft.text.replace(f"@{DEMO_USERNAME}", "").strip()
+            return self.add_facebook_comment(text, draft.author.name, created_at=created_at)["id"]
 
     def _generate_mastodon_mention(
         self, created_at: datetime | None = None, direct: bool = False
@@ -393,6 +549,12 @@ class SandboxServer:
         for index in range(HISTORY_MASTODON_MENTIONS):
             moment = now - timedelta(hours=rng.uniform(1, HISTORY_DAYS * 24))
             self._generate_mastodon_mention(created_at=moment, direct=index == 0)
+        facebook_moments = sorted(
+            now - timedelta(hours=rng.uniform(1, 20)) for _ in range(HISTORY_FACEBOOK_ITEMS)
+        )
+        self.add_facebook_post(FACEBOOK_FIRST_POST, created_at=now - timedelta(hours=22))
+        for index, moment in enumerate(facebook_moments):
+            self._generate_facebook(created_at=moment, private=index % 3 == 0)
 
     def _generate_forever(self) -> None:
         rng = random.Random(f"{self.seed}:intervals")  # noqa: S311 - not for security
@@ -409,6 +571,9 @@ class SandboxServer:
                 elif chance < MASTODON_SHARE + DIRECT_MESSAGE_SHARE:
                     event = self._generate_direct_message()
                     self.log(f"generated direct message {event['id']}")
+                elif chance < MASTODON_SHARE + DIRECT_MESSAGE_SHARE + FACEBOOK_SHARE:
+                    item_id = self._generate_facebook(private=chance > 0.5)
+                    self.log(f"generated Facebook item {item_id}")
                 else:
                     tweet = self._generate_one()
                     self.log(f"generated mention {tweet['id']}")
@@ -436,6 +601,8 @@ class SandboxServer:
             return self._respond_api(method, path, query, headers, body, base_url)
         if path.startswith(MASTODON_PATH_PREFIXES):
             return self._mastodon.respond(method, path, query, headers, body, base_url)
+        if GRAPH_PATH_PATTERN.match(path):
+            return self._graph.respond(method, path, query, headers, body, base_url)
         if path.startswith("/_sandbox/"):
             try:
                 return self._respond_control(method, path, body)
@@ -517,6 +684,13 @@ class SandboxServer:
             ("POST", "/_sandbox/mastodon/mentions"): lambda: self._control_add_mastodon(body),
             ("GET", "/_sandbox/mastodon/statuses"): lambda: json_response(
                 200, {"statuses": self.mastodon_statuses()}
+            ),
+            ("POST", "/_sandbox/facebook/comments"): lambda: self._control_add_facebook(body),
+            ("POST", "/_sandbox/facebook/messages"): lambda: self._control_add_facebook(
+                body, private=True
+            ),
+            ("GET", "/_sandbox/facebook/replies"): lambda: json_response(
+                200, {"replies": self.facebook_replies()}
             ),
         }
         handler = routes.get((method, path))
@@ -625,6 +799,32 @@ class SandboxServer:
             raise ControlRequestError(str(error)) from None
         return json_response(201, status)
 
+    def _control_add_facebook(self, body: bytes, private: bool = False) -> ApiResponse:
+        request = _json_object(body)
+        text, name = request.get("text"), request.get("name")
+        if not isinstance(text, str) or not text.strip():
+            raise ControlRequestError("'text' is required.")
+        if not isinstance(name, str) or not name.strip():
+            raise ControlRequestError("'name' (the citizen's name on Facebook) is required.")
+        try:
+            if private:
+                return json_response(
+                    201,
+                    self.add_facebook_message(
+                        text, name, created_at=_optional_str(request.get("created_at"))
+                    ),
+                )
+            comment = self.add_facebook_comment(
+                text,
+                name,
+                post_id=_optional_str(request.get("post_id")),
+                parent_id=_optional_str(request.get("parent_id")),
+                created_at=_optional_str(request.get("created_at")),
+            )
+        except (TypeError, ValueError) as error:
+            raise ControlRequestError(str(error)) from None
+        return json_response(201, comment)
+
     def _control_generate(self, body: bytes) -> ApiResponse:
         request = _json_object(body) if body else {}
         count = request.get("count", 1)
@@ -647,8 +847,50 @@ class SandboxServer:
             auto_refresh,
             direct_messages=snapshot["direct_messages"],
             mastodon_replies=self._mastodon_page_rows(),
+            facebook_replies=self._facebook_page_rows(),
         )
         return ApiResponse(200, html.encode("utf-8"), "text/html; charset=utf-8")
+
+    def _facebook_page_rows(self) -> list[dict[str, str]]:
+        """The page's comments and Messenger messages, newest first, with what each answers."""
+        store = self._facebook_store
+        rows: list[tuple[float, dict[str, str]]] = []
+        for comment in store.comments():
+            if comment.get("author_id") != FACEBOOK_PAGE_ID:
+                continue
+            parent = store.comment(comment.get("parent_id") or "") or {}
+            moment = datetime.fromtimestamp(comment["created_time"], UTC)
+            row = {
+                "created_at": format_timestamp(moment),
+                "kind": "openbare reactie",
+                "text": comment["message"],
+                "to": str(parent.get("author_name", "")),
+                "to_text": str(parent.get("message", "")),
+            }
+            rows.append((comment["created_time"], row))
+        for event in store.messages():
+            if not event["from_page"]:
+                continue
+            question = next(
+                (
+                    earlier
+                    for earlier in reversed(store.messages())
+                    if earlier["psid"] == event["psid"]
+                    and not earlier["from_page"]
+                    and earlier["created_time"] <= event["created_time"]
+                ),
+                None,
+            )
+            moment = datetime.fromtimestamp(event["created_time"], UTC)
+            row = {
+                "created_at": format_timestamp(moment),
+                "kind": "Messenger (privé)" + (" met HUMAN_AGENT" if event.get("tag") else ""),
+                "text": event["text"],
+                "to": store.name(event["psid"]),
+                "to_text": question["text"] if question else "",
+            }
+            rows.append((event["created_time"], row))
+        return [row for _, row in sorted(rows, key=lambda pair: pair[0], reverse=True)]
 
     def _mastodon_page_rows(self) -> list[dict[str, str]]:
         """The account's Mastodon statuses, newest first, with the status each answers."""
