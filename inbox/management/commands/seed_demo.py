@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from channels.models import Channel
 from channels.sandbox import DEMO_ACCOUNT_ID, DEMO_CREDENTIALS, DEMO_USERNAME
 from channels.sandbox.accounts import MASTODON_ACCOUNT_ID, MASTODON_CREDENTIALS
+from channels.sandbox.graph_api import FACEBOOK_CREDENTIALS, FACEBOOK_PAGE_ID
 from channels.services import channel_create
 from inbox.models import AgentProfile
 from inbox.services import staff_member_create
@@ -23,6 +24,7 @@ DEMO_STAFF = [
 ]
 DEMO_CHANNEL_NAME = "demodorp-x"
 DEMO_MASTODON_CHANNEL_NAME = "demodorp-mastodon"
+DEMO_FACEBOOK_CHANNEL_NAME = "demodorp-facebook"
 
 
 class Command(BaseCommand):
@@ -51,6 +53,12 @@ class Command(BaseCommand):
         # One sandbox server speaks every platform's API, each under its own paths.
         demo_channels = [
             (Channel.Kind.TWITTER, DEMO_CHANNEL_NAME, DEMO_ACCOUNT_ID, DEMO_CREDENTIALS),
+            (
+                Channel.Kind.FACEBOOK,
+                DEMO_FACEBOOK_CHANNEL_NAME,
+                FACEBOOK_PAGE_ID,
+                FACEBOOK_CREDENTIALS,
+            ),
             (
                 Channel.Kind.MASTODON,
                 DEMO_MASTODON_CHANNEL_NAME,
