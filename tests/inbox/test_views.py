@@ -315,3 +315,19 @@ def test_a_private_reply_over_the_public_limit_but_within_the_dm_limit_is_accept
         {"text": long_text, "idempotency_key": str(uuid.uuid4()), "private": "on"},
     )
     assert Message.objects.get(direction=Message.Direction.OUTBOUND).is_private
+
+
+def test_no_template_comment_or_empty_handle_leaks_onto_the_pages(logged_in, agent, channel):
+    # Django comments with {# #} end at the line's end; a multi-line one shows up as text.
+    conversation = citizen_writes(channel, username="", text="Een vraag zonder handle")
+    client = logged_in(agent)
+
+    pages = [
+        client.get(reverse("inbox:inbox")).content.decode(),
+        client.get(reverse("inbox:conversation", args=[conversation.id])).content.decode(),
+    ]
+
+    for content in pages:
+        assert "{#" not in content
+        assert "#}" not in content
+        assert '<span class="handle">@</span>' not in content
