@@ -3,12 +3,17 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+# Far above every platform's limit; only stops absurd posts. The platform's own limit, as
+# the platform counts (X: URLs 23, emoji 2), is checked by reply_create and shown live.
+MAX_REPLY_CHARACTERS = 20_000
+
 
 class ReplyForm(forms.Form):
     text = forms.CharField(
         label=_("Your reply"),
         widget=forms.Textarea(attrs={"rows": 4}),
         strip=True,
+        max_length=MAX_REPLY_CHARACTERS,
     )
     # Generated when the composer is rendered: a second submit of the same form (double
     # click, browser retry) carries the same key and creates nothing new.
@@ -18,10 +23,10 @@ class ReplyForm(forms.Form):
 
     def __init__(self, *args: object, max_length: int, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # The platform's limit for this conversation's reply, as the platform counts. Not a
+        # `maxlength` attribute: the browser counts characters, so it would cut off a tweet
+        # with a long link, or a private message longer than a public reply may be.
         self.max_length = max_length
-        text_field = self.fields["text"]
-        assert isinstance(text_field, forms.CharField)  # noqa: S101 - declared just above
-        text_field.max_length = max_length
         self.fields["text"].widget.attrs.update(
-            {"maxlength": str(max_length), "data-max-length": str(max_length)}
+            {"maxlength": str(MAX_REPLY_CHARACTERS), "data-max-length": str(max_length)}
         )

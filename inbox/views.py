@@ -104,7 +104,8 @@ MOVE_TO_PRIVATE_TEXT = gettext_lazy(
 
 
 def _reply_max_length(conversation: Conversation) -> int:
-    return reply_rules(conversation.channel).max_length
+    # A private conversation is always answered privately (Messenger 2000, X DM 10,000).
+    return reply_rules(conversation.channel).limit(private=conversation.is_private)
 
 
 @require_GET
@@ -117,7 +118,7 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
         # Start the reply the way the platform will receive it ("@citizen "), so the
         # live count is the platform's count from the first keystroke.
         initial["text"] = rules.addressed("", conversation.contact.username)
-    form = ReplyForm(max_length=rules.max_length, initial=initial)
+    form = ReplyForm(max_length=_reply_max_length(conversation), initial=initial)
     return _render_conversation(request, conversation, form)
 
 

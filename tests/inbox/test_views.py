@@ -331,3 +331,16 @@ def test_no_template_comment_or_empty_handle_leaks_onto_the_pages(logged_in, age
         assert "{#" not in content
         assert "#}" not in content
         assert '<span class="handle">@</span>' not in content
+
+
+def test_a_private_conversation_gets_the_private_limit_in_the_composer(logged_in, agent, channel):
+    public = citizen_writes(channel, username="openbaar")
+    private = citizen_writes(channel, username="prive", private=True)
+    client = logged_in(agent)
+
+    public_page = client.get(reverse("inbox:conversation", args=[public.id])).content.decode()
+    private_page = client.get(reverse("inbox:conversation", args=[private.id])).content.decode()
+
+    assert 'data-max-length="280"' in public_page
+    assert 'data-private-max-length="10000"' in public_page
+    assert 'data-max-length="10000"' in private_page
