@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from channels.sandbox.accounts import DEMO_ACCOUNT_ID, DEMO_NAME, DEMO_USERNAME
 from channels.sandbox.store import DmEvent, Tweet, User, parse_timestamp
 
-PAGE_TITLE: Final = f"Sandbox X — {DEMO_NAME}"
+PAGE_TITLE: Final = f"Sandbox-platform — {DEMO_NAME}"
 REFRESH_SECONDS: Final = 5
 RECENT_MENTIONS_SHOWN: Final = 25
 # A query parameter that switches the auto-refresh off: a page that reloads every few
@@ -103,7 +103,7 @@ def render_page(
 <body>
 <header>
 <h1>{escape(PAGE_TITLE)}</h1>
-<p>Dit is een nagebootste versie van X (Twitter) voor het account
+<p>Dit is een nagebootste versie van X (Twitter), Facebook en Mastodon voor het account
 <span class="handle">@{escape(DEMO_USERNAME)}</span>. Wat de webcare-inbox hier plaatst,
 is nergens anders te zien.</p>
 <p>{refresh_toggle}</p>

@@ -488,7 +488,7 @@ def test_page_lists_replies_and_escapes_text(
     assert page.headers["Content-Type"].startswith("text/html")
     html = page.text
     assert '<html lang="nl">' in html
-    assert "<title>Sandbox X — Gemeente Demodorp</title>" in html
+    assert "<title>Sandbox-platform — Gemeente Demodorp</title>" in html
     assert '<meta http-equiv="refresh" content="5">' in html
     assert "<caption>" in html and '<th scope="col">' in html
     assert "Dag Yara, dat is opgelost &amp; gemeld." in html
