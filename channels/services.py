@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,7 +12,13 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from channels.base import AuthenticationFailed, ConnectorError, RateLimited
+from channels.base import (
+    AuthenticationFailed,
+    ConnectorError,
+    FetchResult,
+    RateLimited,
+    RejectedItem,
+)
 from channels.credentials import encrypt_credentials
 from channels.models import DEFAULT_API_BASE_URLS, Channel, QuarantinedItem
 from channels.registry import get_connector, learned_settings
@@ -31,6 +38,11 @@ REQUIRED_CREDENTIALS = {
     Channel.Kind.MASTODON: ("access_token",),
     # A page access token, and the app secret for Graph's appsecret_proof.
     Channel.Kind.FACEBOOK: ("access_token", "app_secret"),
+}
+# Credentials a channel may have beside the required ones. Facebook: the secret that Meta
+# echoes in the webhook subscription handshake (docs/architecture.md, "Webhooks").
+OPTIONAL_CREDENTIALS = {
+    Channel.Kind.FACEBOOK: ("verify_token",),
 }
 
 
@@ -94,7 +106,10 @@ def _enqueue_poll(channel_id: int) -> None:
 def _check_credential_names(kind: str, credentials: dict[str, str]) -> None:
     required = REQUIRED_CREDENTIALS.get(Channel.Kind(kind), ())
     missing = [key for key in required if not credentials.get(key)]
-    unknown = [key for key in credentials if required and key not in required]
+    optional = OPTIONAL_CREDENTIALS.get(Channel.Kind(kind), ())
+    unknown = [
+        key for key in credentials if required and key not in required and key not in optional
+    ]
     if missing:
         raise ChannelError(f"Missing credentials for {kind}: {', '.join(missing)}.")
     if unknown:
@@ -236,3 +251,53 @@ def quarantine_resolve(*, item_ids: list[int], actor: User) -> int:
             quarantined_item_id=item.id,
         )
     return len(items)
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    new_messages: int = 0
+    rejected: int = 0
+    ignored: str = ""
+
+
+def channel_receive_facebook_webhook(*, channel_id: int, body: bytes) -> WebhookOutcome:
+    """Store what a signed Graph webhook delivery brings (the view has checked the signature).
+
+    Synchronous, in ingest's one transaction, on the same exactly-once path as polls: a
+    redelivered event or one the poll has stored already creates nothing. If this raises
+    (the database is down), the view answers 5xx and Meta delivers again. A body that is not
+    JSON is kept in the quarantine (Meta would otherwise retry it for hours).
+    """
+    from channels.facebook_webhooks import parse_webhook
+
+    channel = Channel.objects.get(id=channel_id)
+    if not channel.is_active:
+        # Switched off by an admin: like polling, webhooks store nothing. When the channel is
+        # switched on again, its poll reads from where it stopped.
+        logger.info("webhook for an inactive channel ignored", extra={"channel": channel.name})
+        return WebhookOutcome(ignored="inactive channel")
+    try:
+        payload = json.loads(body)
+    except ValueError as error:
+        fetched = FetchResult(
+            messages=[],
+            cursor={},
+            rejected=[
+                RejectedItem(
+                    reason=f"Webhook body is not JSON: {error}",
+                    raw=body.decode("utf-8", errors="replace"),
+                )
+            ],
+        )
+    else:
+        parsed = parse_webhook(payload, page_id=channel.account_id)
+        for page_id in parsed.foreign_page_ids:
+            logger.warning(
+                "webhook entry for another page ignored",
+                extra={"channel": channel.name, "page_id": page_id},
+            )
+        fetched = FetchResult(messages=parsed.messages, cursor={}, rejected=parsed.rejected)
+    if not fetched.messages and not fetched.rejected:
+        return WebhookOutcome()
+    result = messages_ingest(channel_id=channel_id, fetched=fetched, from_webhook=True)
+    return WebhookOutcome(new_messages=result.new_messages, rejected=result.rejected)

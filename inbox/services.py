@@ -68,12 +68,17 @@ class IngestResult:
 
 
 @transaction.atomic
-def messages_ingest(*, channel_id: int, fetched: FetchResult) -> IngestResult:
+def messages_ingest(
+    *, channel_id: int, fetched: FetchResult, from_webhook: bool = False
+) -> IngestResult:
     """Store what a connector fetched, exactly once, and advance the channel's cursor.
 
     The channel row is locked first, so two ingests of one channel (a poll and a retried
-    poll, later a webhook) run one after the other and see each other's rows. The unique
+    poll, or a webhook) run one after the other and see each other's rows. The unique
     (channel, external_id) constraint is the last line of defence behind that.
+    A webhook delivery (`from_webhook`) takes the same path but leaves the polling cursor
+    and the poll's health alone (docs/architecture.md, "Webhooks"); `fetched.cursor` is
+    then ignored.
     """
     channel = Channel.objects.select_for_update().get(id=channel_id)
     external_ids = [message.external_id for message in fetched.messages]
@@ -139,6 +144,19 @@ def messages_ingest(*, channel_id: int, fetched: FetchResult) -> IngestResult:
             raw=storable_json(rejected.raw),
         )
         audit("channel.item_quarantined", channel_id=channel.id, quarantined_item_id=item.id)
+
+    if from_webhook:
+        if new_messages or echoes:
+            audit(
+                "channel.webhook_received",
+                channel_id=channel.id,
+                new_messages=new_messages,
+                new_conversations=new_conversations,
+                echoes=echoes,
+            )
+        if needs_assignment:
+            _enqueue_assignment()
+        return IngestResult(new_messages, new_conversations, echoes, len(fetched.rejected))
 
     previous_health = channel.health
     channel.cursor = fetched.cursor

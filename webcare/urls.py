@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from channels.views import facebook_webhook
 from webcare.views import healthz
 
 urlpatterns = [
@@ -10,5 +11,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    # By channel name, not id: the name is what admins see in `channels list`, and the
+    # callback URL typed into Meta's dashboard stays valid when the database is rebuilt.
+    path("webhooks/facebook/<slug:channel_name>/", facebook_webhook, name="facebook_webhook"),
     path("", include("inbox.urls")),
 ]

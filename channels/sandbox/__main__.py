@@ -13,7 +13,9 @@ import threading
 from types import FrameType
 
 from channels.sandbox.accounts import DEMO_USERNAME
+from channels.sandbox.graph_api import FACEBOOK_CREDENTIALS
 from channels.sandbox.server import SandboxServer
+from channels.sandbox.webhooks import WebhookDeliverer
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,6 +45,18 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="start empty instead of with a few days of generated messages",
     )
     parser.add_argument("--quiet", action="store_true", help="do not log every request")
+    parser.add_argument(
+        "--facebook-webhook-url",
+        default="",
+        metavar="URL",
+        help="deliver Graph webhooks of new comments and messages here, signed, like Meta "
+        "(e.g. http://127.0.0.1:8000/webhooks/facebook/demodorp-facebook/)",
+    )
+    parser.add_argument(
+        "--facebook-verify-token",
+        default="",
+        help="the channel's verify_token, for the subscription handshake before delivering",
+    )
     return parser.parse_args(argv)
 
 
@@ -69,6 +83,15 @@ def main(argv: list[str] | None = None) -> int:
 
     server.start()
     print(f"Sandbox X platform on {server.url} (account @{DEMO_USERNAME})", flush=True)
+    if arguments.facebook_webhook_url:
+        deliverer = WebhookDeliverer(
+            arguments.facebook_webhook_url,
+            app_secret=FACEBOOK_CREDENTIALS["app_secret"],
+            verify_token=arguments.facebook_verify_token,
+        )
+        if arguments.facebook_verify_token and not deliverer.verify():
+            print("Webhook handshake refused; delivering anyway.", file=sys.stderr, flush=True)
+        server.on_facebook_event = deliverer
     # Waiting with a timeout keeps the main thread responsive to signals on every platform.
     while not stop_requested.wait(timeout=1.0):
         pass
