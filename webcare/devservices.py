@@ -617,6 +617,11 @@ def application_commands(
                 python, "-m", "channels.sandbox", "--host", "127.0.0.1",
                 "--port", str(sandbox_port), "--state", str(var_dir / "sandbox.json"),
                 "--generate-every", generate_every,
+                # Facebook comments and messages also arrive as signed webhooks, as with
+                # Meta, to the channel seed_demo creates; deliveries retry until the web
+                # server is up.
+                "--facebook-webhook-url",
+                f"http://127.0.0.1:{web_port}/webhooks/facebook/demodorp-facebook/",
             ],
         ),
     ]  # fmt: skip

@@ -82,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
 
     server.start()
-    print(f"Sandbox X platform on {server.url} (account @{DEMO_USERNAME})", flush=True)
+    print(
+        f"Sandbox platform (X, Facebook, Mastodon) on {server.url} (account @{DEMO_USERNAME})",
+        flush=True,
+    )
     if arguments.facebook_webhook_url:
         deliverer = WebhookDeliverer(
             arguments.facebook_webhook_url,
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     while not stop_requested.wait(timeout=1.0):
         pass
     server.stop()
-    print("Sandbox X platform stopped.", file=sys.stderr, flush=True)
+    print("Sandbox platform stopped.", file=sys.stderr, flush=True)
     return 0
 
 

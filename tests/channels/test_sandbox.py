@@ -643,7 +643,7 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
                 process.kill()
                 process.communicate()
 
-    assert banner.startswith("Sandbox X platform on http://127.0.0.1:")
+    assert banner.startswith("Sandbox platform (X, Facebook, Mastodon) on http://127.0.0.1:")
     assert f"(account @{DEMO_USERNAME})" in banner
     assert mentions["meta"]["result_count"] == 10, "the CLI seeds history by default"
     assert process.returncode == 0, errors
