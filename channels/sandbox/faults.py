@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from typing import Any, Final
@@ -117,6 +118,33 @@ class FaultInjector:
     def active(self) -> list[dict[str, Any]]:
         with self._lock:
             return [fault.describe() for fault in self._faults]
+
+    def serve(
+        self,
+        method: str,
+        path: str,
+        *,
+        answer: Callable[[], ApiResponse],
+        fault_answer: Callable[[Fault, int], ApiResponse],
+    ) -> ApiResponse:
+        """Answer one platform request, misbehaving as the next matching fault says.
+
+        A fault before processing answers instead of the platform (late, or with its
+        error, in the platform's own error shape from `fault_answer`). A fault after
+        processing lets `answer` act first (reply stored, state saved) and then loses,
+        delays or spoils the answer: the platform did it, the client never heard.
+        """
+        fault = self.take(method, path)
+        if fault is not None and not fault.after_processing:
+            time.sleep(fault.delay_seconds)
+            if fault.status is not None:
+                return fault_answer(fault, fault.status)
+        response = answer()
+        if fault is not None and fault.after_processing:
+            time.sleep(fault.delay_seconds)
+            if fault.status is not None:
+                return fault_answer(fault, fault.status)
+        return response
 
 
 class RateLimiter:

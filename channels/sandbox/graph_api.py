@@ -458,22 +458,22 @@ class GraphApi:
         base_url: str,
     ) -> ApiResponse:
         """Faults first (matched by path prefix, like X's), then the usage limit, then Graph."""
-        fault = self.faults.take(method, path)
-        if fault is not None and not fault.after_processing:
-            time.sleep(fault.delay_seconds)
-            if fault.status is not None:
-                return self._fault_response(fault.status)
-        allowed, usage = self.usage.consume()
-        if allowed:
-            response = self._handle(method, path, query, headers, body, base_url)
-        else:
-            response = graph_error(403, "(#4) Application request limit reached", 4)
-        response.headers = {**usage, **response.headers}
-        if fault is not None and fault.after_processing:
-            time.sleep(fault.delay_seconds)
-            if fault.status is not None:
-                return self._fault_response(fault.status)
-        return response
+
+        def answer() -> ApiResponse:
+            allowed, usage = self.usage.consume()
+            if allowed:
+                response = self._handle(method, path, query, headers, body, base_url)
+            else:
+                response = graph_error(403, "(#4) Application request limit reached", 4)
+            response.headers = {**usage, **response.headers}
+            return response
+
+        return self.faults.serve(
+            method,
+            path,
+            answer=answer,
+            fault_answer=lambda _fault, status: self._fault_response(status),
+        )
 
     @staticmethod
     def _fault_response(status: int) -> ApiResponse:

@@ -547,23 +547,22 @@ class MastodonApi:
         base_url: str,
     ) -> ApiResponse:
         """Faults first (matched by path prefix, like X's), then rate limit, then the API."""
-        fault = self.faults.take(method, path)
-        if fault is not None and not fault.after_processing:
-            time.sleep(fault.delay_seconds)
-            if fault.status is not None:
-                return self._fault_response(fault.status)
-        allowed, rate_headers = self.rate_limiter.consume()
-        if allowed:
-            response = self._handle(method, path, query, headers, body, base_url)
-        else:
-            response = error(429, "Too many requests")
-        response.headers = {**rate_headers, **response.headers}
-        if fault is not None and fault.after_processing:
-            # The status is stored; now the answer goes missing, late, or wrong.
-            time.sleep(fault.delay_seconds)
-            if fault.status is not None:
-                return self._fault_response(fault.status)
-        return response
+
+        def answer() -> ApiResponse:
+            allowed, rate_headers = self.rate_limiter.consume()
+            if allowed:
+                response = self._handle(method, path, query, headers, body, base_url)
+            else:
+                response = error(429, "Too many requests")
+            response.headers = {**rate_headers, **response.headers}
+            return response
+
+        return self.faults.serve(
+            method,
+            path,
+            answer=answer,
+            fault_answer=lambda _fault, status: self._fault_response(status),
+        )
 
     def _fault_response(self, status: int) -> ApiResponse:
         response = error(status, HTTPStatus(status).phrase)

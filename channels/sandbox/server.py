@@ -626,28 +626,25 @@ class SandboxServer:
         body: bytes,
         base_url: str,
     ) -> ApiResponse:
-        fault = self._faults.take(method, path)
-        if fault is not None and not fault.after_processing:
-            time.sleep(fault.delay_seconds)
-            if fault.status is not None:
-                return self._with_rate_limit_headers(method, path, fault.response())
+        def answer() -> ApiResponse:
+            allowed, rate_headers = self._rate_limiter.consume(endpoint_key(method, path))
+            if allowed:
+                response = self._api.handle(
+                    method, path, query, headers.get("authorization"), body, base_url
+                )
+            else:
+                response = problem(429, "Too Many Requests", "Too Many Requests")
+            response.headers = {**rate_headers, **response.headers}
+            return response
 
-        allowed, rate_headers = self._rate_limiter.consume(endpoint_key(method, path))
-        if allowed:
-            response = self._api.handle(
-                method, path, query, headers.get("authorization"), body, base_url
-            )
-        else:
-            response = problem(429, "Too Many Requests", "Too Many Requests")
-        response.headers = {**rate_headers, **response.headers}
-
-        if fault is not None and fault.after_processing:
-            # The action above has happened (tweet stored, state saved); now the answer
-            # goes missing, arrives late, or turns into an error.
-            time.sleep(fault.delay_seconds)
-            if fault.status is not None:
-                return self._with_rate_limit_headers(method, path, fault.response())
-        return response
+        return self._faults.serve(
+            method,
+            path,
+            answer=answer,
+            fault_answer=lambda fault, _status: self._with_rate_limit_headers(
+                method, path, fault.response()
+            ),
+        )
 
     def _with_rate_limit_headers(
         self, method: str, path: str, response: ApiResponse
