@@ -562,10 +562,20 @@ def reply_mark_sent(*, message_id: int, sent: SentReply, via: str = "send") -> M
     message = Message.objects.select_for_update().get(id=message_id)
     if message.delivery_status == Message.DeliveryStatus.SENT:
         return message
-    # The poller may have stored our reply as an outside echo before we got here.
-    Message.objects.filter(
+    # The poller (or a webhook) may have stored our reply as a reply made outside Webcare
+    # before we got here: it is this reply, so that copy goes and the log says so.
+    echo_copies = Message.objects.filter(
         channel_id=message.channel_id, external_id=sent.external_id, idempotency_key__isnull=True
-    ).exclude(id=message.id).delete()
+    ).exclude(id=message.id)
+    for echo_id in echo_copies.values_list("id", flat=True):
+        audit(
+            "reply.echo_merged",
+            conversation_id=message.conversation_id,
+            message_id=message.id,
+            echo_message_id=echo_id,
+            external_id=sent.external_id,
+        )
+    echo_copies.delete()
     _reply_record_delivery(message, sent, via=via)
     return message
 

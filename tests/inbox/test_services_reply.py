@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from channels.base import FetchResult, PlatformAuthor, PlatformMessage, RejectedItem
+from channels.base import FetchResult, PlatformAuthor, PlatformMessage, RejectedItem, SentReply
 from channels.models import QuarantinedItem
 from channels.services import channel_poll
 from inbox.models import AuditEvent, Conversation, Message
@@ -18,6 +18,7 @@ from inbox.services import (
     replies_recover_stuck,
     reply_create,
     reply_deliver,
+    reply_mark_sent,
     reply_retry,
 )
 
@@ -247,6 +248,34 @@ def test_an_echo_of_a_reply_still_sending_completes_that_reply(conversation, age
     assert message.delivery_status == Message.DeliveryStatus.SENT
     assert message.external_id == "8888"
     assert Message.objects.filter(direction=Message.Direction.OUTBOUND).count() == 1
+
+
+def test_an_echo_first_stored_as_an_outside_reply_merges_into_our_reply_when_it_is_sent(
+    conversation, agent, channel
+):
+    message = reply(conversation, agent.user, text="Komt eraan")
+    # The platform changed our text a little (a link shortened), so ingest cannot tell it
+    # is ours yet and keeps it as a reply written outside Webcare.
+    echo = PlatformMessage(
+        external_id="9999",
+        thread_key="ignored",
+        author=PlatformAuthor(external_id=channel.account_id),
+        text="Komt eraan!",
+        sent_at=timezone.now(),
+        in_reply_to_external_id=message.in_reply_to_external_id,
+        is_from_account=True,
+    )
+    messages_ingest(channel_id=channel.id, fetched=FetchResult([echo], cursor=channel.cursor))
+    assert Message.objects.filter(direction=Message.Direction.OUTBOUND).count() == 2
+
+    reply_mark_sent(message_id=message.id, sent=SentReply("9999", {}))
+
+    [outbound] = Message.objects.filter(direction=Message.Direction.OUTBOUND)
+    assert outbound.id == message.id
+    assert outbound.external_id == "9999"
+    merged = AuditEvent.objects.get(action="reply.echo_merged")
+    assert merged.message_id == message.id
+    assert merged.data["external_id"] == "9999"
 
 
 def test_unreadable_platform_items_are_quarantined_and_the_rest_is_stored(channel):
