@@ -273,3 +273,25 @@ def render_avatar(user: Mapping[str, Any]) -> str:
         '<text x="24" y="30" text-anchor="middle" font-family="sans-serif" font-size="18" '
         f'fill="#ffffff">{escape(initials)}</text></svg>'
     )
+
+
+# What a citizen photographs, per topic of the generator, as (label, colour).
+PHOTO_SUBJECTS: Final = {
+    "straatverlichting": ("Kapotte lantaarnpaal", "#3b4a6b"),
+    "stoep": ("Losliggende stoeptegels", "#7a6a58"),
+    "afval_melding": ("Volle container", "#3f6b3b"),
+}
+
+
+def render_photo(subject: str) -> str | None:
+    """A stand-in for a citizen's photo: an SVG with what it shows, like X's media URLs."""
+    if subject not in PHOTO_SUBJECTS:
+        return None
+    label, colour = PHOTO_SUBJECTS[subject]
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="640" height="480" viewBox="0 0 640 480" '
+        f'role="img" aria-label="{escape(label)}">'
+        f'<rect width="640" height="480" fill="{colour}"/>'
+        '<text x="320" y="250" text-anchor="middle" font-family="sans-serif" font-size="36" '
+        f'fill="#ffffff">{escape(label)}</text></svg>'
+    )

@@ -45,7 +45,13 @@ from channels.sandbox.mastodon_api import (
     parse_created_at,
     status_from_draft,
 )
-from channels.sandbox.page import NO_REFRESH_PARAMETER, render_avatar, render_page
+from channels.sandbox.page import (
+    NO_REFRESH_PARAMETER,
+    PHOTO_SUBJECTS,
+    render_avatar,
+    render_page,
+    render_photo,
+)
 from channels.sandbox.store import (
     DmEvent,
     Tweet,
@@ -86,6 +92,9 @@ IDLE_CONNECTION_SECONDS: Final = 30
 
 _USERNAME = re.compile(r"^\w{1,15}$")
 _AVATAR_ROUTE = re.compile(r"^/_sandbox/avatars/([0-9]+)\.svg$")
+_PHOTO_ROUTE = re.compile(r"^/_sandbox/photos/([a-z_]+)\.svg$")
+# Share of generated mentions about something one can photograph that carry a photo.
+PHOTO_SHARE: Final = 0.4
 
 
 class ControlRequestError(ValueError):
@@ -517,8 +526,26 @@ class SandboxServer:
             )
             author = self._store.ensure_user(draft.author.username, draft.author.name)
             return self._store.add_mention(
-                draft.text, author["id"], draft.in_reply_to_tweet_id, created_at
+                draft.text,
+                author["id"],
+                draft.in_reply_to_tweet_id,
+                created_at,
+                media=self._photo_for(draft.topic, sequence_number),
             )
+
+    def _photo_for(self, topic: str, sequence_number: int) -> list[dict[str, Any]] | None:
+        """Some citizens add a photo of what they report, as they do on X."""
+        rng = random.Random(f"{self.seed}:photo:{sequence_number}")  # noqa: S311 - not for security
+        if topic not in PHOTO_SUBJECTS or rng.random() >= PHOTO_SHARE:
+            return None
+        label, _colour = PHOTO_SUBJECTS[topic]
+        return [
+            {
+                "type": "photo",
+                "url": f"{self.url}/_sandbox/photos/{topic}.svg",
+                "alt_text": f"Foto: {label.lower()}",
+            }
+        ]
 
     def _generate_direct_message(self, created_at: datetime | None = None) -> DmEvent:
         with self._store.transaction():
@@ -655,6 +682,12 @@ class SandboxServer:
         return response
 
     def _respond_control(self, method: str, path: str, body: bytes) -> ApiResponse:
+        photo = _PHOTO_ROUTE.match(path)
+        if photo and method == "GET":
+            svg = render_photo(photo.group(1))
+            if svg is None:
+                return _control_error("No such photo.", status=404)
+            return ApiResponse(200, svg.encode("utf-8"), "image/svg+xml; charset=utf-8")
         avatar = _AVATAR_ROUTE.match(path)
         if avatar and method == "GET":
             user = self._store.get_user(avatar.group(1))

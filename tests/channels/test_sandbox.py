@@ -649,3 +649,16 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
     assert process.returncode == 0, errors
     saved = json.loads((tmp_path / "state.json").read_text(encoding="utf-8"))
     assert 17 <= len(saved["mentions"]) <= 18
+
+
+def test_some_generated_reports_carry_a_photo_the_sandbox_serves(sandbox: SandboxServer) -> None:
+    tweets = sandbox.generate(80)
+
+    with_photo = [tweet for tweet in tweets if tweet.get("media")]
+    assert 0 < len(with_photo) < len(tweets)
+    photo = with_photo[0]["media"][0]
+    assert photo["type"] == "photo"
+    assert photo["alt_text"].startswith("Foto: ")
+    response = requests.get(photo["url"], timeout=5)
+    assert response.headers["Content-Type"].startswith("image/svg+xml")
+    assert b"<svg" in response.content
