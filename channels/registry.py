@@ -31,6 +31,9 @@ class ReplyRules:
     # HUMAN_AGENT, 7 days), when the account may use it; None otherwise.
     extended_private_reply_window: timedelta | None = None
     extended_private_reply_tag: str = ""
+    # How long after a public message it may be answered privately, when that differs
+    # (Facebook's "private reply" to a comment: 7 days after the comment, no tag needed).
+    private_reply_to_public_window: timedelta | None = None
 
     def limit(self, *, private: bool) -> int:
         if private and self.private_max_length is not None:
@@ -75,6 +78,7 @@ def reply_rules(channel: Channel) -> ReplyRules:
             private_reply_window=timedelta(hours=24),
             extended_private_reply_window=timedelta(days=7) if human_agent else None,
             extended_private_reply_tag="HUMAN_AGENT" if human_agent else "",
+            private_reply_to_public_window=timedelta(days=7),
         )
     raise ConnectorError(f"Replies on {kind} are not available yet in this version.")
 

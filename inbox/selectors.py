@@ -211,7 +211,15 @@ def private_reply_window(conversation: Conversation, *, now: datetime) -> Privat
     if conversation.is_private:
         inbound = inbound.filter(is_private=True)
     last_sent_at = inbound.order_by("-sent_at").values_list("sent_at", flat=True).first()
-    if last_sent_at is None or now - last_sent_at <= rules.private_reply_window:
+    if last_sent_at is None:
+        return PrivateReplyWindow(is_open=True)
+    public_window = rules.private_reply_to_public_window
+    if not conversation.is_private and public_window is not None:
+        # A private reply to a public message has its own rule and needs no tag.
+        if now - last_sent_at <= public_window:
+            return PrivateReplyWindow(is_open=True)
+        return PrivateReplyWindow(is_open=False, closed_since=last_sent_at + public_window)
+    if now - last_sent_at <= rules.private_reply_window:
         return PrivateReplyWindow(is_open=True)
     extended = rules.extended_private_reply_window
     if extended is not None and now - last_sent_at <= extended:

@@ -450,6 +450,14 @@ def reply_create(
     if private and not conversation_is_private and not rules.supports_private:
         raise ServiceError(_("This channel cannot answer a public message privately."))
     if private and not private_reply_window(conversation, now=timezone.now()).is_open:
+        if not conversation_is_private:
+            raise ServiceError(
+                _(
+                    "This public message is too old to answer privately: Facebook allows a "
+                    "private reply to a comment only within 7 days of it. Answer publicly, "
+                    "or ask the citizen to send a private message."
+                )
+            )
         raise ServiceError(
             _(
                 "The citizen's last message is too old for a private reply: Facebook accepts "

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
@@ -484,3 +485,31 @@ def test_an_answer_written_on_facebook_itself_joins_the_conversation_as_outbound
     assert echo.direction == Message.Direction.OUTBOUND
     assert echo.conversation.external_thread_id == f"fb-comment:{top['id']}"
     assert AuditEvent.objects.filter(action="reply.seen_outside_webcare").exists()
+
+
+def test_a_comment_may_be_answered_privately_for_7_days_and_no_longer(page, sandbox, agent, client):
+    three_days_ago = timezone.now() - timedelta(days=3)
+    sandbox.add_facebook_comment(
+        "Mijn vraag gaat over mijn uitkering", "Lies", created_at=three_days_ago
+    )
+    sandbox.add_facebook_comment("Vraag over de kermis", "Gert", created_at=three_days_ago)
+    poll(page)
+    lies = Conversation.objects.get(contact__display_name="Lies")
+    gert = Conversation.objects.get(contact__display_name="Gert")
+
+    # Beyond Messenger's 24 hours, within the 7 days of a private reply to a comment.
+    reply = answer(lies, agent, "Stuur ons een privébericht, dan helpen we u.", private=True)
+    reply_deliver(message_id=reply.id)
+    reply.refresh_from_db()
+    assert reply.delivery_status == Message.DeliveryStatus.SENT
+    [sent] = sandbox.facebook_message_replies()
+    assert sent["message"] == reply.text
+
+    with time_machine.travel(timezone.now() + timedelta(days=5)):
+        client.force_login(agent.user)  # a session lasts one shift
+        with pytest.raises(ServiceError, match="7 dagen"):
+            answer(gert, agent, "Te laat voor privé", private=True)
+        html = client.get(reverse("inbox:conversation", args=[gert.id])).content.decode()
+        public = answer(gert, agent, "De kermis is in september.")
+    assert 'disabled aria-describedby="private-window-closed"' in html
+    assert public.delivery_status == Message.DeliveryStatus.QUEUED
