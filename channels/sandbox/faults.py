@@ -7,6 +7,7 @@ so they ask the sandbox to.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ class Fault:
     ``status`` None means "answer normally, only late" (with ``delay_seconds``), which is
     how a test provokes a client-side timeout. ``after_processing`` performs the real
     action first and only then misbehaves: the platform did it, the client never heard.
+    ``spoil`` answers normally but spoils the answer's body (see `SPOILERS`).
     """
 
     path_prefix: str
@@ -50,14 +52,19 @@ class Fault:
     method: str | None = None
     delay_seconds: float = 0.0
     after_processing: bool = False
+    spoil: str | None = None
 
     def __post_init__(self) -> None:
         if not self.path_prefix.startswith("/"):
             raise ValueError("path_prefix must start with '/'")
         if self.status is not None and not 400 <= self.status <= 599:
             raise ValueError("status must be an HTTP error status (400-599) or null")
-        if self.status is None and self.delay_seconds <= 0:
-            raise ValueError("a fault needs a status, a delay_seconds, or both")
+        if self.spoil is not None and self.spoil not in SPOILERS:
+            raise ValueError(f"spoil must be one of {sorted(SPOILERS)} or null")
+        if self.spoil is not None and self.status is not None:
+            raise ValueError("a spoiled answer is a 200: give spoil or status, not both")
+        if self.status is None and self.delay_seconds <= 0 and self.spoil is None:
+            raise ValueError("a fault needs a status, a delay_seconds or a spoil")
         if self.remaining < 1:
             raise ValueError("count must be at least 1")
         if not 0 <= self.delay_seconds <= MAX_FAULT_DELAY_SECONDS:
@@ -88,6 +95,53 @@ class Fault:
         described = asdict(self)
         described["count"] = described.pop("remaining")
         return described
+
+
+def _items(payload: Any) -> list[Any] | None:
+    """The list of items of a platform answer: X's and Graph's `data`, Mastodon's body."""
+    if isinstance(payload, list):
+        return payload
+    if isinstance(payload, dict) and isinstance(payload.get("data"), list):
+        return payload["data"]
+    return None
+
+
+def _with_items(response: ApiResponse, change: Callable[[list[Any]], None]) -> ApiResponse:
+    payload = json.loads(response.body)
+    items = _items(payload)
+    if items:
+        change(items)
+        response.body = json.dumps(payload).encode("utf-8")
+    return response
+
+
+def _truncate(response: ApiResponse) -> ApiResponse:
+    # A connection cut off mid-answer: JSON that ends half-way.
+    response.body = response.body[: max(1, len(response.body) // 2)]
+    return response
+
+
+def _duplicate_item(response: ApiResponse) -> ApiResponse:
+    # Platforms repeat items across (and within) pages when the timeline moves meanwhile.
+    return _with_items(response, lambda items: items.append(items[0]))
+
+
+def _strip_item(response: ApiResponse) -> ApiResponse:
+    # One item comes back without the fields a connector needs (author, text, time …),
+    # as when a platform withholds them; only its id is left.
+    def strip(items: list[Any]) -> None:
+        if isinstance(items[0], dict):
+            items[0] = {"id": items[0].get("id")}
+
+    return _with_items(response, strip)
+
+
+# How a `spoil` fault spoils a successful answer, by name.
+SPOILERS: Final[dict[str, Callable[[ApiResponse], ApiResponse]]] = {
+    "truncate": _truncate,
+    "duplicate_item": _duplicate_item,
+    "strip_item": _strip_item,
+}
 
 
 class FaultInjector:
@@ -140,6 +194,9 @@ class FaultInjector:
             if fault.status is not None:
                 return fault_answer(fault, fault.status)
         response = answer()
+        if fault is not None and fault.spoil is not None and response.status < 400:
+            response = SPOILERS[fault.spoil](response)
+            response.headers["x-sandbox-fault"] = "injected"
         if fault is not None and fault.after_processing:
             time.sleep(fault.delay_seconds)
             if fault.status is not None:

@@ -270,10 +270,20 @@ class SandboxServer:
         method: str | None = None,
         delay_seconds: float = 0.0,
         after_processing: bool = False,
+        spoil: str | None = None,
     ) -> None:
-        """Make the next ``count`` matching API requests fail and/or answer late."""
+        """Make the next ``count`` matching API requests fail, answer late, or answer with a
+        spoilt body ("truncate", "duplicate_item", "strip_item")."""
         self._faults.add(
-            Fault(path_prefix, status, count, method, float(delay_seconds), after_processing)
+            Fault(
+                path_prefix,
+                status,
+                count,
+                method,
+                float(delay_seconds),
+                after_processing,
+                spoil,
+            )
         )
 
     def clear_faults(self) -> None:
@@ -747,6 +757,7 @@ class SandboxServer:
                 method=request.get("method"),
                 delay_seconds=float(request.get("delay_seconds", 0.0)),
                 after_processing=bool(request.get("after_processing", False)),
+                spoil=_optional_str(request.get("spoil")),
             )
         except (TypeError, ValueError) as error:
             raise ControlRequestError(str(error)) from None
