@@ -97,6 +97,15 @@ _PHOTO_ROUTE = re.compile(r"^/_sandbox/photos/([a-z_]+)\.svg$")
 PHOTO_SHARE: Final = 0.4
 
 
+# Graph takes the token in the query string; a request log is no place for it.
+_SECRET_PARAMETER = re.compile(r"((?:access_token|appsecret_proof)=)[^&]*")
+
+
+def redacted(target: str) -> str:
+    """The request target with token-like query parameters blanked, for the request log."""
+    return _SECRET_PARAMETER.sub(r"\1[redacted]", target)
+
+
 class ControlRequestError(ValueError):
     """A malformed request to one of the /_sandbox/ controls."""
 
@@ -1076,7 +1085,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up (e.g. a test's deliberate timeout); nothing to answer.
             self.close_connection = True
-        self.server.sandbox.log(f"{method} {self.path} {response.status}")
+        self.server.sandbox.log(f"{method} {redacted(self.path)} {response.status}")
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         # Replaced by the one-line log in _send, which also covers injected faults.

@@ -29,6 +29,7 @@ from channels.sandbox import (
     SandboxServer,
 )
 from channels.sandbox.generator import AUTHORS, MessageGenerator
+from channels.sandbox.server import redacted
 from channels.tweet_text import weighted_length
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -662,3 +663,11 @@ def test_some_generated_reports_carry_a_photo_the_sandbox_serves(sandbox: Sandbo
     response = requests.get(photo["url"], timeout=5)
     assert response.headers["Content-Type"].startswith("image/svg+xml")
     assert b"<svg" in response.content
+
+
+def test_the_request_log_never_shows_a_token() -> None:
+    target = "/v25.0/1/posts?fields=id&appsecret_proof=abc123&access_token=secret-page-token"
+    shown = redacted(target)
+    assert "secret-page-token" not in shown
+    assert "abc123" not in shown
+    assert shown.startswith("/v25.0/1/posts?fields=id&")
