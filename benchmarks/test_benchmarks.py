@@ -17,7 +17,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from channels.services import channel_poll
+from channels.models import Channel
+from channels.sandbox.accounts import MASTODON_ACCOUNT_ID, MASTODON_CREDENTIALS
+from channels.sandbox.graph_api import FACEBOOK_CREDENTIALS, FACEBOOK_PAGE_ID
+from channels.sandbox.webhooks import WebhookDeliverer
+from channels.services import channel_create, channel_poll
 from inbox.models import Message
 from inbox.services import conversations_assign_waiting
 from tests.conftest import PASSWORD
@@ -114,3 +118,85 @@ def test_inbox_and_dashboard_latency(
         "dashboard over 500 conversations",
         f"{dashboard_seconds * 1000:.1f} ms median of 20, {dashboard_queries} queries",
     )
+
+
+def _poll_rounds(channel, add_messages: Callable[[int, int], None], count: int) -> float:
+    timings = []
+    for round_number in range(3):
+        add_messages(round_number, count)
+        started = time.perf_counter()
+        outcome = channel_poll(channel_id=channel.id)
+        timings.append(time.perf_counter() - started)
+        assert outcome.succeeded, outcome.error
+        assert outcome.new_messages == count
+    return statistics.median(timings)
+
+
+def test_poll_and_ingest_throughput_of_mastodon_and_facebook(sandbox):
+    count = 200
+    mastodon = channel_create(
+        kind=Channel.Kind.MASTODON,
+        name="bench-mastodon",
+        account_id=MASTODON_ACCOUNT_ID,
+        api_base_url=sandbox.url,
+        credentials=dict(MASTODON_CREDENTIALS),
+    )
+    facebook = channel_create(
+        kind=Channel.Kind.FACEBOOK,
+        name="bench-facebook",
+        account_id=FACEBOOK_PAGE_ID,
+        api_base_url=sandbox.url,
+        credentials=dict(FACEBOOK_CREDENTIALS),
+    )
+
+    def mentions(round_number: int, count: int) -> None:
+        for number in range(count):
+            sandbox.add_mastodon_mention(f"Ronde {round_number} vraag {number}", f"b{number % 40}")
+
+    def comments(round_number: int, count: int) -> None:
+        for number in range(count):
+            sandbox.add_facebook_comment(f"Ronde {round_number} vraag {number}", f"B {number % 40}")
+
+    for name, channel, add in (
+        ("Mastodon mentions (40 per page, Mastodon.py)", mastodon, mentions),
+        ("Facebook comments (facebook-sdk)", facebook, comments),
+    ):
+        seconds = _poll_rounds(channel, add, count)
+        report(
+            f"poll+ingest of {count} new {name}",
+            f"{seconds:.2f} s median of 3, {count / seconds:.0f} messages/s",
+        )
+    assert Message.objects.count() == 2 * 3 * count
+
+
+def test_webhook_latency_from_sandbox_to_stored(live_server, transactional_db, sandbox):
+    page = channel_create(
+        kind=Channel.Kind.FACEBOOK,
+        name="bench-facebook",
+        account_id=FACEBOOK_PAGE_ID,
+        api_base_url=sandbox.url,
+        credentials=dict(FACEBOOK_CREDENTIALS),
+    )
+    deliverer = WebhookDeliverer(
+        live_server.url + reverse("facebook_webhook", args=[page.name]),
+        app_secret=FACEBOOK_CREDENTIALS["app_secret"],
+    )
+    sandbox.on_facebook_event = deliverer
+    latencies = []
+    try:
+        for number in range(40):
+            started = time.perf_counter()
+            comment = sandbox.add_facebook_comment(f"Vraag {number} via webhook", "Wim")
+            while not Message.objects.filter(external_id=comment["id"]).exists():
+                time.sleep(0.002)
+            latencies.append(time.perf_counter() - started)
+    finally:
+        sandbox.on_facebook_event = None
+        deliverer.close()
+    latencies.sort()
+    report(
+        "webhook: citizen comment on the sandbox to stored message (live server, signed)",
+        f"p50 {statistics.median(latencies) * 1000:.0f} ms, "
+        f"p95 {latencies[int(len(latencies) * 0.95) - 1] * 1000:.0f} ms over {len(latencies)}",
+    )
+    assert Message.objects.filter(channel=page).count() == 40
