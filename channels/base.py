@@ -7,6 +7,7 @@ and advancing the cursor happen in one transaction (docs/architecture.md, "Polli
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -58,6 +59,18 @@ class RejectedItem:
 
     reason: str
     raw: Any
+    # The item's platform id when it has one (readable_id): the same item read again by an
+    # overlapping poll, or by a webhook and a poll, is kept once.
+    external_id: str = ""
+
+
+def readable_id(item: Any, key: str = "id") -> str:
+    """The platform id of an item we could otherwise not read, or "" when it has none."""
+    if isinstance(item, Mapping):
+        value = item.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
+            return str(value)
+    return ""
 
 
 @dataclass(frozen=True)

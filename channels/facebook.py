@@ -39,6 +39,7 @@ from channels.base import (
     ReplyTarget,
     SentReply,
     TransientError,
+    readable_id,
 )
 from channels.credentials import decrypt_credentials
 from channels.models import Channel
@@ -245,7 +246,13 @@ class FacebookConnector:
             try:
                 readable.append((parse_graph_time(item["created_time"]), item))
             except (KeyError, TypeError, ValueError) as error:
-                rejected.append(RejectedItem(reason=f"Unreadable comment: {error!r}", raw=item))
+                rejected.append(
+                    RejectedItem(
+                        reason=f"Unreadable comment: {error!r}",
+                        raw=item,
+                        external_id=readable_id(item),
+                    )
+                )
         # Oldest first, so that our own comment can name the citizen comment before it.
         # Pages came newest first and times have whole seconds: reversed before the (stable)
         # sort, comments of the same second keep their order.
@@ -254,7 +261,13 @@ class FacebookConnector:
             try:
                 message = self._comment_to_platform_message(item, last_citizen_comment)
             except (KeyError, TypeError, ValueError) as error:
-                rejected.append(RejectedItem(reason=f"Unreadable comment: {error!r}", raw=item))
+                rejected.append(
+                    RejectedItem(
+                        reason=f"Unreadable comment: {error!r}",
+                        raw=item,
+                        external_id=readable_id(item),
+                    )
+                )
                 continue
             messages.append(message)
             if not message.is_from_account:
@@ -356,7 +369,13 @@ class FacebookConnector:
             try:
                 dated.append((parse_graph_time(item["created_time"]), item))
             except (KeyError, TypeError, ValueError) as error:
-                rejected.append(RejectedItem(reason=f"Unreadable message: {error!r}", raw=item))
+                rejected.append(
+                    RejectedItem(
+                        reason=f"Unreadable message: {error!r}",
+                        raw=item,
+                        external_id=readable_id(item),
+                    )
+                )
         thread_key = f"{MESSENGER_THREAD_PREFIX}{psid}"
         last_citizen_message = ""
         # Newest first from Graph: reversed, messages of the same second keep their order.
@@ -382,7 +401,13 @@ class FacebookConnector:
                     raw=item,
                 )
             except (KeyError, TypeError, ValueError) as error:
-                rejected.append(RejectedItem(reason=f"Unreadable message: {error!r}", raw=item))
+                rejected.append(
+                    RejectedItem(
+                        reason=f"Unreadable message: {error!r}",
+                        raw=item,
+                        external_id=readable_id(item),
+                    )
+                )
                 continue
             if not is_from_account:
                 last_citizen_message = message.external_id

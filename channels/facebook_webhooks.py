@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.base import Attachment, PlatformAuthor, PlatformMessage, RejectedItem
+from channels.base import (
+    Attachment,
+    PlatformAuthor,
+    PlatformMessage,
+    RejectedItem,
+    readable_id,
+)
 
 # The same prefixes as channels/facebook.py (a test keeps them equal); not imported from
 # there because that module imports facebook-sdk.
@@ -99,7 +105,12 @@ def _parse_change(change: Any, page_id: str, parsed: ParsedWebhook) -> None:
         parsed.messages.append(_comment(value, page_id))
     except (KeyError, TypeError, ValueError, OverflowError) as error:
         parsed.rejected.append(
-            RejectedItem(reason=f"Unreadable comment webhook: {error}", raw=change)
+            RejectedItem(
+                reason=f"Unreadable comment webhook: {error}",
+                raw=change,
+                # The poll's key for the same comment, so that it is kept once.
+                external_id=readable_id(value, "comment_id"),
+            )
         )
 
 
@@ -147,7 +158,13 @@ def _parse_messaging(event: Any, page_id: str, parsed: ParsedWebhook) -> None:
         parsed.messages.append(_messenger_message(event, page_id))
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
         parsed.rejected.append(
-            RejectedItem(reason=f"Unreadable Messenger webhook: {error}", raw=event)
+            RejectedItem(
+                reason=f"Unreadable Messenger webhook: {error}",
+                raw=event,
+                external_id=readable_id(
+                    event.get("message") if isinstance(event, dict) else None, "mid"
+                ),
+            )
         )
 
 

@@ -42,6 +42,7 @@ from channels.base import (
     ReplyTarget,
     SentReply,
     TransientError,
+    readable_id,
 )
 from channels.credentials import decrypt_credentials
 from channels.mastodon_text import MENTION_PATTERN, addressed, html_to_text
@@ -180,6 +181,7 @@ class MastodonConnector:
                     RejectedItem(
                         reason=f"Unreadable Mastodon notification: {error!r}",
                         raw=_plain(notification),
+                        external_id=readable_id(notification),
                     )
                 )
         cursor = dict(self.channel.cursor)

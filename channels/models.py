@@ -88,6 +88,9 @@ class QuarantinedItem(models.Model):
     """
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="quarantine")
+    # The platform's id of the item, or a digest of its raw payload when it has none: an
+    # item read again (overlapping polls, a webhook and a poll) is kept once.
+    item_key = models.CharField(max_length=128, blank=True, default="")
     reason = models.TextField()
     raw = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -95,6 +98,14 @@ class QuarantinedItem(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        constraints = [
+            # Items kept before keys existed have none; every later one has one.
+            models.UniqueConstraint(
+                fields=["channel", "item_key"],
+                condition=~Q(item_key=""),
+                name="quarantine_unique_item",
+            ),
+        ]
         indexes = [
             # The channel health table counts open items per channel.
             models.Index(

@@ -36,6 +36,7 @@ from channels.base import (
     ReplyTarget,
     SentReply,
     TransientError,
+    readable_id,
 )
 from channels.credentials import decrypt_credentials
 from channels.models import Channel
@@ -197,7 +198,13 @@ class TwitterConnector:
             try:
                 messages.append(self._to_platform_message(tweet, users, media))
             except (KeyError, TypeError, ValueError) as error:
-                rejected.append(RejectedItem(reason=f"Unreadable tweet: {error!r}", raw=tweet))
+                rejected.append(
+                    RejectedItem(
+                        reason=f"Unreadable tweet: {error!r}",
+                        raw=tweet,
+                        external_id=readable_id(tweet),
+                    )
+                )
 
         # Mentions and DMs are one poll: when reading the DMs fails, the error propagates
         # and the whole poll fails, so neither cursor moves and the next poll reads both

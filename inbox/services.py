@@ -6,6 +6,8 @@ Each service is one transaction that also writes its audit event, and sends side
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from collections import deque
@@ -20,7 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from channels.base import FetchResult, PlatformMessage, SentReply
+from channels.base import FetchResult, PlatformMessage, RejectedItem, SentReply
 from channels.models import Channel, QuarantinedItem
 from inbox.models import AgentProfile, AuditEvent, Contact, Conversation, Message
 from inbox.selectors import private_reply_window
@@ -57,6 +59,13 @@ def audit(
 
 
 # --- ingest ------------------------------------------------------------------------------
+
+
+def _quarantine_key(rejected: RejectedItem) -> str:
+    if rejected.external_id:
+        return rejected.external_id[:128]
+    canonical = json.dumps(storable_json(rejected.raw), sort_keys=True, default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -133,13 +142,24 @@ def messages_ingest(
         if conversation.assignee_id is None:
             needs_assignment = True
 
-    for rejected in fetched.rejected:
+    quarantined_keys = {_quarantine_key(rejected): rejected for rejected in fetched.rejected}
+    already_quarantined = set(
+        QuarantinedItem.objects.filter(
+            channel=channel, item_key__in=list(quarantined_keys)
+        ).values_list("item_key", flat=True)
+    )
+    newly_quarantined = 0
+    for item_key, rejected in quarantined_keys.items():
+        if item_key in already_quarantined:
+            continue  # read again by an overlapping poll, or by a webhook and a poll
+        newly_quarantined += 1
         # Kept with its raw payload where admins look, rather than silently dropped.
         logger.warning(
             "quarantined platform item: %s", rejected.reason, extra={"channel": channel.name}
         )
         item = QuarantinedItem.objects.create(
             channel=channel,
+            item_key=item_key,
             reason=storable_text(rejected.reason),
             raw=storable_json(rejected.raw),
         )
@@ -156,7 +176,7 @@ def messages_ingest(
             )
         if needs_assignment:
             _enqueue_assignment()
-        return IngestResult(new_messages, new_conversations, echoes, len(fetched.rejected))
+        return IngestResult(new_messages, new_conversations, echoes, newly_quarantined)
 
     previous_health = channel.health
     channel.cursor = fetched.cursor
@@ -178,7 +198,7 @@ def messages_ingest(
         )
     if needs_assignment:
         _enqueue_assignment()
-    return IngestResult(new_messages, new_conversations, echoes, len(fetched.rejected))
+    return IngestResult(new_messages, new_conversations, echoes, newly_quarantined)
 
 
 def _contact_upsert(channel: Channel, platform_message: PlatformMessage) -> Contact:

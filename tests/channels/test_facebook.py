@@ -158,6 +158,18 @@ def test_a_comment_without_from_is_quarantined_and_the_poll_goes_on(page, sandbo
     assert raw == {"id": "1_2", "message": "geen tijd"}
 
 
+def test_an_unreadable_comment_read_again_by_overlapping_polls_is_kept_once(page, sandbox):
+    comment = sandbox.add_facebook_comment("Zonder afzender", "Geheim", hide_from=True)
+    poll(page)
+    age_cursor(page, minutes=1)  # the next poll's 5-minute overlap reads it again
+
+    poll(page)
+
+    [kept] = QuarantinedItem.objects.all()
+    assert kept.item_key == comment["id"]
+    assert AuditEvent.objects.filter(action="channel.item_quarantined").count() == 1
+
+
 # --- errors ----------------------------------------------------------------------------------
 
 

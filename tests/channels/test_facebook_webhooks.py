@@ -453,6 +453,20 @@ def test_what_a_webhook_stored_the_poll_does_not_store_again(client, page, sandb
     assert Conversation.objects.filter(channel=page).count() == 2
 
 
+def test_an_unreadable_comment_seen_by_webhook_and_by_poll_is_kept_once(
+    client, page, sandbox, captured
+):
+    sandbox.add_facebook_post("Afsluiting Kerkplein")
+    comment = sandbox.add_facebook_comment("Zonder afzender", "Geheim", hide_from=True)
+    [payload] = captured
+    assert deliver(client, page, payload).status_code == 200
+
+    assert channel_poll(channel_id=page.id).succeeded
+
+    [kept] = QuarantinedItem.objects.filter(channel=page)
+    assert kept.item_key == comment["id"]
+
+
 # --- the sandbox delivers, signed, over real HTTP ----------------------------------------------
 
 
