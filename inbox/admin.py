@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from inbox.models import AgentProfile, AuditEvent, Contact, Conversation, Message
+from inbox.models import (
+    AgentProfile,
+    AuditEvent,
+    CannedResponse,
+    Contact,
+    Conversation,
+    Message,
+)
 
 
 @admin.register(AgentProfile)
@@ -45,3 +52,12 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: object, obj: object = None) -> bool:
         return False
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(admin.ModelAdmin):
+    list_display = ["shortcut", "title", "owner", "updated_at"]
+    list_filter = [("owner", admin.EmptyFieldListFilter)]
+    list_select_related = ["owner"]
+    search_fields = ["shortcut", "title", "text"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]

@@ -30,3 +30,32 @@ class ReplyForm(forms.Form):
         self.fields["text"].widget.attrs.update(
             {"maxlength": str(MAX_REPLY_CHARACTERS), "data-max-length": str(max_length)}
         )
+
+
+class CannedResponseForm(forms.Form):
+    shortcut = forms.SlugField(
+        label=_("Shortcut"),
+        max_length=50,
+        help_text=_(
+            "Letters, digits and hyphens, e.g. afval-ophaaldag. Type /shortcut in the reply."
+        ),
+    )
+    title = forms.CharField(label=_("Title"), max_length=100)
+    text = forms.CharField(
+        label=_("Text"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("You can use {{ naam }}, {{ agent_voornaam }} and {{ gemeente }}."),
+    )
+    # Only offered to team leads; the service refuses it for anyone else.
+    shared = forms.BooleanField(label=_("Shared with the whole team"), required=False)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # Screen readers read the hint (and an error) with the field.
+        for name, field in self.fields.items():
+            described = [f"id_{name}-help"] if field.help_text else []
+            if self.is_bound and name in self.errors:
+                described.append(f"id_{name}-error")
+            if described:
+                field.widget.attrs["aria-describedby"] = " ".join(described)

@@ -283,3 +283,52 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"
+
+
+class CannedResponse(models.Model):
+    """A standard answer the agent inserts into the composer and can still edit.
+
+    `owner` null: shared with the whole team (team leads manage it); set: the owner's own.
+    Team-scoped responses come with teams (issue 4); there is no team field yet.
+    The text may hold the variables of `inbox/canned.py` (`{{ naam }}` …).
+    """
+
+    shortcut = models.SlugField(max_length=50)
+    title = models.CharField(max_length=100)
+    text = models.TextField(max_length=5000)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="canned_responses",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["shortcut"]
+        constraints = [
+            # `/afval-ophaaldag` must name one shared response for the whole team …
+            models.UniqueConstraint(
+                fields=["shortcut"],
+                condition=Q(owner__isnull=True),
+                name="cannedresponse_unique_shared_shortcut",
+            ),
+            # … and one personal response per agent (it may shadow a shared one).
+            models.UniqueConstraint(
+                fields=["owner", "shortcut"],
+                condition=Q(owner__isnull=False),
+                name="cannedresponse_unique_personal_shortcut",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.shortcut
+
+    @property
+    def is_shared(self) -> bool:
+        return self.owner_id is None

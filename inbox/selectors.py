@@ -19,7 +19,8 @@ from django.db.models import (
 from django.db.models.functions import Extract
 
 from channels.models import Channel
-from inbox.models import AgentProfile, Conversation, Message
+from inbox import canned
+from inbox.models import AgentProfile, CannedResponse, Conversation, Message
 
 # Rows per list on the inbox page; beyond that the heading says how many more there are.
 INBOX_PAGE_SIZE = 50
@@ -227,3 +228,71 @@ def private_reply_window(conversation: Conversation, *, now: datetime) -> Privat
     return PrivateReplyWindow(
         is_open=False, closed_since=last_sent_at + (extended or rules.private_reply_window)
     )
+
+
+# --- canned responses ----------------------------------------------------------------------
+
+CANNED_RESULTS_LIMIT = 20
+
+
+def canned_responses_for(user: User, query: str = "") -> list[CannedResponse]:
+    """The shared responses and the user's own, matching `query` (without a leading `/`)
+    in shortcut, title or text; by shortcut, at most CANNED_RESULTS_LIMIT."""
+    responses = CannedResponse.objects.filter(Q(owner__isnull=True) | Q(owner=user))
+    query = query.strip().removeprefix("/").strip()
+    if query:
+        responses = responses.filter(
+            Q(shortcut__icontains=query) | Q(title__icontains=query) | Q(text__icontains=query)
+        )
+    return list(responses.order_by("shortcut", "owner_id")[:CANNED_RESULTS_LIMIT])
+
+
+@dataclass(frozen=True)
+class CannedChoice:
+    response: CannedResponse
+    # The text with this conversation's and agent's values filled in.
+    text: str
+    unknown: tuple[str, ...]
+
+
+def canned_responses_rendered(
+    *, conversation: Conversation, user: User, query: str = ""
+) -> list[CannedChoice]:
+    """Matching canned responses, filled in for this conversation and agent."""
+    values = canned.variables_for(contact=conversation.contact, agent=user)
+    choices = []
+    for response in canned_responses_for(user, query):
+        rendered = canned.render_text(response.text, values)
+        choices.append(
+            CannedChoice(response=response, text=rendered.text, unknown=rendered.unknown)
+        )
+    return choices
+
+
+def canned_responses_manageable(user: User) -> tuple[list[CannedResponse], list[CannedResponse]]:
+    """(shared, personal) for the management page."""
+    responses = list(
+        CannedResponse.objects.filter(Q(owner__isnull=True) | Q(owner=user)).order_by("shortcut")
+    )
+    return [r for r in responses if r.is_shared], [r for r in responses if not r.is_shared]
+
+
+def canned_response_get(canned_response_id: int) -> CannedResponse:
+    return CannedResponse.objects.get(pk=canned_response_id)
+
+
+def canned_response_rendered(
+    *, conversation: Conversation, user: User, canned_response_id: int
+) -> CannedChoice | None:
+    """One shared or own canned response filled in; None if there is no such one for user."""
+    response = (
+        CannedResponse.objects.filter(Q(owner__isnull=True) | Q(owner=user))
+        .filter(pk=canned_response_id)
+        .first()
+    )
+    if response is None:
+        return None
+    rendered = canned.render_text(
+        response.text, canned.variables_for(contact=conversation.contact, agent=user)
+    )
+    return CannedChoice(response=response, text=rendered.text, unknown=rendered.unknown)

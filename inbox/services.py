@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -24,7 +25,14 @@ from django.utils.translation import gettext as _
 
 from channels.base import FetchResult, PlatformMessage, RejectedItem, SentReply
 from channels.models import Channel, QuarantinedItem
-from inbox.models import AgentProfile, AuditEvent, Contact, Conversation, Message
+from inbox.models import (
+    AgentProfile,
+    AuditEvent,
+    CannedResponse,
+    Contact,
+    Conversation,
+    Message,
+)
 from inbox.selectors import private_reply_window
 from inbox.text import storable_attachments, storable_json, storable_text
 
@@ -818,3 +826,83 @@ def staff_member_create(
     if on_duty:
         _enqueue_assignment()
     return profile
+
+
+# --- canned responses ----------------------------------------------------------------------
+
+
+def _canned_response_check_access(actor: User, *, owner: User | None) -> None:
+    """Team leads manage the shared responses; every team member their own personal ones."""
+    profile = AgentProfile.objects.filter(user=actor).first()
+    if profile is None:
+        raise PermissionDenied(_("Your account is not part of the webcare team."))
+    if owner is None and profile.role != AgentProfile.Role.TEAM_LEAD:
+        raise PermissionDenied(_("Only team leads can manage shared canned responses."))
+    if owner is not None and owner.pk != actor.pk:
+        raise PermissionDenied(_("You can only manage your own canned responses."))
+
+
+def _canned_response_check_unique(
+    *, shortcut: str, owner: User | None, exclude_id: int | None = None
+) -> None:
+    # The database constraints decide; this only turns the common case into a message.
+    taken = CannedResponse.objects.filter(shortcut=shortcut, owner=owner)
+    if exclude_id is not None:
+        taken = taken.exclude(pk=exclude_id)
+    if taken.exists():
+        raise ServiceError(
+            _("The shortcut “%(shortcut)s” is taken already.") % {"shortcut": shortcut}
+        )
+
+
+@transaction.atomic
+def canned_response_create(
+    *, actor: User, shortcut: str, title: str, text: str, shared: bool
+) -> CannedResponse:
+    owner = None if shared else actor
+    _canned_response_check_access(actor, owner=owner)
+    _canned_response_check_unique(shortcut=shortcut, owner=owner)
+    response = CannedResponse.objects.create(
+        shortcut=shortcut, title=title, text=text, owner=owner, created_by=actor
+    )
+    audit(
+        "canned_response.created",
+        actor=actor,
+        canned_response_id=response.pk,
+        shortcut=shortcut,
+        shared=shared,
+    )
+    return response
+
+
+@transaction.atomic
+def canned_response_update(
+    *, actor: User, canned_response_id: int, shortcut: str, title: str, text: str
+) -> CannedResponse:
+    response = CannedResponse.objects.select_for_update().get(pk=canned_response_id)
+    _canned_response_check_access(actor, owner=response.owner)
+    _canned_response_check_unique(shortcut=shortcut, owner=response.owner, exclude_id=response.pk)
+    response.shortcut, response.title, response.text = shortcut, title, text
+    response.save(update_fields=["shortcut", "title", "text", "updated_at"])
+    audit(
+        "canned_response.updated",
+        actor=actor,
+        canned_response_id=response.pk,
+        shortcut=shortcut,
+        shared=response.is_shared,
+    )
+    return response
+
+
+@transaction.atomic
+def canned_response_delete(*, actor: User, canned_response_id: int) -> None:
+    response = CannedResponse.objects.select_for_update().get(pk=canned_response_id)
+    _canned_response_check_access(actor, owner=response.owner)
+    audit(
+        "canned_response.deleted",
+        actor=actor,
+        canned_response_id=response.pk,
+        shortcut=response.shortcut,
+        shared=response.is_shared,
+    )
+    response.delete()

@@ -11,6 +11,11 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/take/", views.conversation_take, name="take"),
     path("replies/<int:message_id>/status/", views.reply_status, name="reply_status"),
     path("replies/<int:message_id>/retry/", views.reply_retry, name="reply_retry"),
+    path("conversations/<int:conversation_id>/canned/", views.canned_search, name="canned_search"),
+    path("canned/", views.canned_list, name="canned_list"),
+    path("canned/new/", views.canned_create, name="canned_create"),
+    path("canned/<int:canned_response_id>/", views.canned_edit, name="canned_edit"),
+    path("canned/<int:canned_response_id>/delete/", views.canned_delete, name="canned_delete"),
     path("duty/", views.duty_toggle, name="duty"),
     path("dashboard/", views.dashboard, name="dashboard"),
 ]

@@ -17,13 +17,13 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from channels.registry import reply_rules
 from channels.selectors import channels_failing, channels_with_health
 from inbox import selectors, services
-from inbox.forms import ReplyForm
-from inbox.models import AgentProfile, Conversation, Message
+from inbox.forms import CannedResponseForm, ReplyForm
+from inbox.models import AgentProfile, CannedResponse, Conversation, Message
 
 View = Callable[..., HttpResponse]
 
@@ -82,9 +82,22 @@ def _conversation_or_404(conversation_id: int) -> Conversation:
 
 
 def _render_conversation(
-    request: HttpRequest, conversation: Conversation, form: ReplyForm, status: int = 200
+    request: HttpRequest,
+    conversation: Conversation,
+    form: ReplyForm,
+    status: int = 200,
+    canned_query: str | None = None,
 ) -> HttpResponse:
     context = {
+        "canned_query": canned_query or "",
+        # Without JavaScript the search form reloads this page with the results listed.
+        "canned_choices": (
+            selectors.canned_responses_rendered(
+                conversation=conversation, user=_staff_user(request), query=canned_query
+            )
+            if canned_query is not None
+            else None
+        ),
         "conversation": conversation,
         "thread": selectors.conversation_messages(conversation),
         "history": selectors.contact_other_conversations(conversation),
@@ -118,6 +131,14 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
         # Start the reply the way the platform will receive it ("@citizen "), so the
         # live count is the platform's count from the first keystroke.
         initial["text"] = rules.addressed("", conversation.contact.username)
+    canned_id = request.GET.get("canned", "")
+    if canned_id.isdigit():
+        # Picked from the canned results without JavaScript: start the reply with it.
+        choice = selectors.canned_response_rendered(
+            conversation=conversation, user=_staff_user(request), canned_response_id=int(canned_id)
+        )
+        if choice is not None:
+            initial["text"] = choice.text
     form = ReplyForm(max_length=_reply_max_length(conversation), initial=initial)
     return _render_conversation(request, conversation, form)
 
@@ -209,3 +230,125 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "inbox/_dashboard_tables.html", context)
     return render(request, "inbox/dashboard.html", context)
+
+
+# --- canned responses ----------------------------------------------------------------------
+
+
+@require_GET
+@staff_required
+def canned_search(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Canned responses matching `q`, filled in for this conversation. htmx gets the list;
+    without JavaScript the conversation page comes back with the list in it."""
+    conversation = _conversation_or_404(conversation_id)
+    query = request.GET.get("q", "")[:100]
+    if request.htmx:  # type: ignore[attr-defined]
+        context = {
+            "conversation": conversation,
+            "canned_query": query,
+            "canned_choices": selectors.canned_responses_rendered(
+                conversation=conversation, user=_staff_user(request), query=query
+            ),
+            "oob_count": True,
+            "target_id": "id_text",
+        }
+        return render(request, "inbox/_canned_results.html", context)
+    form = ReplyForm(max_length=_reply_max_length(conversation))
+    return _render_conversation(request, conversation, form, canned_query=query)
+
+
+def _is_team_lead(request: HttpRequest) -> bool:
+    return request.agent_profile.role == AgentProfile.Role.TEAM_LEAD  # type: ignore[attr-defined]
+
+
+@require_GET
+@staff_required
+def canned_list(request: HttpRequest) -> HttpResponse:
+    shared, personal = selectors.canned_responses_manageable(_staff_user(request))
+    context = {"shared": shared, "personal": personal, "is_team_lead": _is_team_lead(request)}
+    return render(request, "inbox/canned_list.html", context)
+
+
+def _canned_form_page(
+    request: HttpRequest, form: CannedResponseForm, response: CannedResponse | None, status: int
+) -> HttpResponse:
+    context = {"form": form, "response": response, "is_team_lead": _is_team_lead(request)}
+    return render(request, "inbox/canned_form.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def canned_create(request: HttpRequest) -> HttpResponse:
+    form = CannedResponseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.canned_response_create(
+                actor=_staff_user(request),
+                shortcut=form.cleaned_data["shortcut"],
+                title=form.cleaned_data["title"],
+                text=form.cleaned_data["text"],
+                shared=form.cleaned_data["shared"],
+            )
+        except services.ServiceError as error:
+            form.add_error("shortcut", str(error))
+        else:
+            flash.success(request, _("The canned response is saved."))
+            return redirect("inbox:canned_list")
+    status = 422 if request.method == "POST" else 200
+    return _canned_form_page(request, form, None, status)
+
+
+def _may_manage(request: HttpRequest, response: CannedResponse) -> bool:
+    # The same rule as the services: team leads the shared ones, everyone their own.
+    if response.is_shared:
+        return _is_team_lead(request)
+    return response.owner_id == request.user.pk
+
+
+def _canned_or_404(canned_response_id: int) -> CannedResponse:
+    try:
+        return selectors.canned_response_get(canned_response_id)
+    except CannedResponse.DoesNotExist as error:
+        raise Http404(_("This canned response does not exist.")) from error
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def canned_edit(request: HttpRequest, canned_response_id: int) -> HttpResponse:
+    response = _canned_or_404(canned_response_id)
+    initial = {
+        "shortcut": response.shortcut,
+        "title": response.title,
+        "text": response.text,
+        "shared": response.is_shared,
+    }
+    form = CannedResponseForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.canned_response_update(
+                actor=_staff_user(request),
+                canned_response_id=response.pk,
+                shortcut=form.cleaned_data["shortcut"],
+                title=form.cleaned_data["title"],
+                text=form.cleaned_data["text"],
+            )
+        except services.ServiceError as error:
+            form.add_error("shortcut", str(error))
+        else:
+            flash.success(request, _("The canned response is saved."))
+            return redirect("inbox:canned_list")
+    elif request.method == "GET" and not _may_manage(request, response):
+        raise PermissionDenied(_("You can only manage your own canned responses."))
+    status = 422 if request.method == "POST" else 200
+    return _canned_form_page(request, form, response, status)
+
+
+@require_POST
+@staff_required
+def canned_delete(request: HttpRequest, canned_response_id: int) -> HttpResponse:
+    _canned_or_404(canned_response_id)
+    services.canned_response_delete(
+        actor=_staff_user(request), canned_response_id=canned_response_id
+    )
+    flash.success(request, _("The canned response is deleted."))
+    return redirect("inbox:canned_list")

@@ -80,3 +80,40 @@ def test_an_agent_logs_in_answers_a_citizen_and_sees_the_reply_sent(
     expect(page.locator("#conversation-status")).to_have_text("Beantwoord")
     [posted] = sandbox.replies()
     assert posted["text"] == "Dank je, Els! We sturen vandaag een monteur."
+
+
+def test_an_agent_answers_with_a_canned_response_picked_by_typing_a_shortcut(
+    page, live_server, celery_worker, channel, sandbox, agent, team_lead
+):
+    from playwright.sync_api import expect
+
+    from inbox.services import canned_response_create
+
+    canned_response_create(
+        actor=team_lead.user,
+        shortcut="afval-ophaaldag",
+        title="Afval: ophaaldag",
+        text="Hoi {{ naam }}, je container wordt dinsdag geleegd. Groet, {{ agent_voornaam }}",
+        shared=True,
+    )
+    sandbox.add_mention(text="Wanneer wordt mijn container geleegd?", username="els", name="Els")
+    assert channel_poll(channel_id=channel.id).new_messages == 1
+
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Gebruikersnaam").fill(agent.user.username)
+    page.get_by_label("Wachtwoord").fill(PASSWORD)
+    page.get_by_role("button", name="Inloggen").click()
+    page.get_by_role("link", name="Els").first.click()
+
+    composer = page.get_by_label("Je antwoord")
+    composer.press_sequentially("/afval")
+    expect(page.locator("#canned-count")).to_have_text("1 standaardantwoord gevonden.")
+    page.get_by_role("button", name="/afval-ophaaldag Afval: ophaaldag").click()
+    expected = "Hoi Els, je container wordt dinsdag geleegd. Groet, Anouk"
+    expect(composer).to_have_value(expected)
+    expect(composer).to_be_focused()
+    page.get_by_role("button", name="Antwoord versturen").click()
+
+    expect(page.get_by_test_id("delivery-status")).to_have_text("Verstuurd", timeout=30_000)
+    [posted] = sandbox.replies()
+    assert posted["text"] == expected

@@ -227,6 +227,10 @@ WEBCARE_DEFAULT_HISTORY_DAYS = env_int("WEBCARE_DEFAULT_HISTORY_DAYS", 7, minimu
 WEBCARE_PLATFORM_TIMEOUT = env_int("WEBCARE_PLATFORM_TIMEOUT", 15, minimum=1)
 # A reply that stays in `sending` longer than this is checked against the platform.
 WEBCARE_STUCK_SENDING_SECONDS = env_int("WEBCARE_STUCK_SENDING_SECONDS", 300, minimum=10)
+# Filled in for `{{ gemeente }}` in canned responses (inbox/canned.py).
+WEBCARE_MUNICIPALITY_NAME = (
+    env_str("WEBCARE_MUNICIPALITY_NAME", "Gemeente Demodorp") or "Gemeente Demodorp"
+)
 # Port of the local sandbox platform started by `make run` (demo channel points at it).
 WEBCARE_SANDBOX_PORT = env_int("SANDBOX_PORT", 8025, minimum=1)
 

@@ -94,19 +94,35 @@
   }
 
   // Canned answers: put the text in the composer, where the agent can still edit it.
-  function bindInsertText(button) {
-    button.addEventListener("click", function () {
-      var textarea = document.getElementById(button.dataset.target);
-      if (!textarea) return;
-      textarea.value = button.dataset.insertText;
-      textarea.dispatchEvent(new Event("input"));
-      textarea.focus();
+  // Delegated, so buttons that htmx brings in later (canned search results) work too; a
+  // result button is a GET form without JavaScript, so its default is prevented.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-insert-text]");
+    if (!button) return;
+    var textarea = document.getElementById(button.dataset.target);
+    if (!textarea) return;
+    event.preventDefault();
+    textarea.value = button.dataset.insertText;
+    textarea.dispatchEvent(new Event("input"));
+    textarea.focus();
+  });
+
+  // "/afval" at the start of the reply searches the canned responses (the search form
+  // fetches the results with htmx).
+  function bindSlashSearch(textarea) {
+    var search = document.getElementById("canned-query");
+    if (!search) return;
+    textarea.addEventListener("input", function () {
+      var match = /^\/([\w-]*)$/.exec(textarea.value);
+      if (!match || search.value === match[1]) return;
+      search.value = match[1];
+      search.dispatchEvent(new Event("input", { bubbles: true }));
     });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("textarea[data-max-length]").forEach(bindCounter);
-    document.querySelectorAll("button[data-insert-text]").forEach(bindInsertText);
+    document.querySelectorAll("textarea[data-max-length]").forEach(bindSlashSearch);
     document.querySelectorAll("form.reply-form").forEach(bindSubmitGuard);
   });
 })();

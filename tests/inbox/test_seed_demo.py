@@ -10,7 +10,8 @@ from django.core.management import call_command
 from channels.models import Channel
 from channels.sandbox import SandboxServer
 from channels.services import channel_poll
-from inbox.models import Message
+from inbox.management.commands.seed_demo import DEMO_CANNED_RESPONSES
+from inbox.models import CannedResponse, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -35,3 +36,12 @@ def test_every_demo_channel_brings_in_the_sandbox_history(seeded_sandbox, settin
         assert outcome.succeeded, (channel.name, outcome.error)
         inbound = Message.objects.filter(channel=channel, direction=Message.Direction.INBOUND)
         assert inbound.exists(), f"no citizen messages on {channel.name}"
+
+
+def test_the_demo_has_shared_canned_responses_created_once(settings):
+    call_command("seed_demo", "--force")
+    call_command("seed_demo", "--force")
+
+    shared = CannedResponse.objects.filter(owner=None)
+    assert shared.count() == len(DEMO_CANNED_RESPONSES)
+    assert shared.filter(shortcut="afval-ophaaldag", text__contains="{{ naam }}").exists()

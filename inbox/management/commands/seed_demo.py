@@ -13,14 +13,52 @@ from channels.sandbox import DEMO_ACCOUNT_ID, DEMO_CREDENTIALS, DEMO_USERNAME
 from channels.sandbox.accounts import MASTODON_ACCOUNT_ID, MASTODON_CREDENTIALS
 from channels.sandbox.graph_api import FACEBOOK_CREDENTIALS, FACEBOOK_PAGE_ID
 from channels.services import channel_create
-from inbox.models import AgentProfile
-from inbox.services import staff_member_create
+from inbox.models import AgentProfile, CannedResponse
+from inbox.services import canned_response_create, staff_member_create
 
 DEMO_PASSWORD = "webcare-demo"  # noqa: S105 - a published demo login, never in production
 DEMO_STAFF = [
     ("lotte", "Lotte", "de Vries", AgentProfile.Role.TEAM_LEAD),
     ("anouk", "Anouk", "Jansen", AgentProfile.Role.AGENT),
     ("bram", "Bram", "Bakker", AgentProfile.Role.AGENT),
+]
+# Shared canned responses of the demo municipality: (shortcut, title, text).
+DEMO_CANNED_RESPONSES = [
+    (
+        "afval-ophaaldag",
+        "Afval: ophaaldag opzoeken",
+        "Hoi {{ naam }}, vervelend dat je container niet is geleegd! Je ophaaldagen vind je "
+        "met je postcode in de afvalkalender op onze website of in de app. Is hij op de "
+        "ophaaldag niet geleegd? Laat het ons weten, dan komen we alsnog langs. "
+        "Groet, {{ agent_voornaam }}",
+    ),
+    (
+        "paspoort-afspraak",
+        "Paspoort of ID-kaart: afspraak maken",
+        "Hoi {{ naam }}, voor een paspoort of ID-kaart maak je online een afspraak bij "
+        "{{ gemeente }}. Neem je oude document en een goedgekeurde pasfoto mee. "
+        "Groet, {{ agent_voornaam }}",
+    ),
+    (
+        "lantaarnpaal-melden",
+        "Kapotte lantaarnpaal melden",
+        "Dank je voor je melding, {{ naam }}! Wil je het nummer op de paal en de straat "
+        "doorgeven via Melding openbare ruimte op onze website? Dan sturen we een monteur. "
+        "Groet, {{ agent_voornaam }}",
+    ),
+    (
+        "verder-via-dm",
+        "Verder via privébericht",
+        "Hoi {{ naam }}, om je te helpen hebben we wat persoonlijke gegevens nodig. Deel die "
+        "niet hier in het openbaar: stuur ons een privébericht, dan gaan we daar verder. "
+        "Groet, {{ agent_voornaam }}",
+    ),
+    (
+        "parkeervergunning",
+        "Parkeervergunning aanvragen",
+        "Hoi {{ naam }}, een parkeervergunning vraag je aan met DigiD op de website van "
+        "{{ gemeente }}. Je krijgt binnen vijf werkdagen bericht. Groet, {{ agent_voornaam }}",
+    ),
 ]
 DEMO_CHANNEL_NAME = "demodorp-x"
 DEMO_MASTODON_CHANNEL_NAME = "demodorp-mastodon"
@@ -48,6 +86,12 @@ class Command(BaseCommand):
                     first_name=first_name,
                     last_name=last_name,
                     on_duty=role == AgentProfile.Role.AGENT,
+                )
+        team_lead = user_model.objects.get(username="lotte")
+        for shortcut, title, text in DEMO_CANNED_RESPONSES:
+            if not CannedResponse.objects.filter(owner=None, shortcut=shortcut).exists():
+                canned_response_create(
+                    actor=team_lead, shortcut=shortcut, title=title, text=text, shared=True
                 )
         sandbox_url = f"http://127.0.0.1:{settings.WEBCARE_SANDBOX_PORT}"
         # One sandbox server speaks every platform's API, each under its own paths.
