@@ -45,6 +45,9 @@ class Channel(models.Model):
     poll_interval_seconds = models.PositiveIntegerField(default=60)
     history_days = models.PositiveSmallIntegerField(default=7)
     is_active = models.BooleanField(default=True)
+    # Whether replies on this channel end with the agent's signature ("^JdV"), the team's
+    # convention per channel; counted in the platform's limit like the rest of the text.
+    append_signature = models.BooleanField(default=False)
 
     health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
     last_error = models.TextField(blank=True)

@@ -61,6 +61,7 @@ def channel_create(
     account_handle: str = "",
     poll_interval_seconds: int = 60,
     history_days: int = 7,
+    append_signature: bool = False,
     actor: User | None = None,
 ) -> Channel:
     if kind not in Channel.Kind.values:
@@ -81,6 +82,7 @@ def channel_create(
         credentials_encrypted=encrypt_credentials(credentials),
         poll_interval_seconds=poll_interval_seconds,
         history_days=history_days,
+        append_signature=append_signature,
     )
     channel.full_clean()
     channel.save()

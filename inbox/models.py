@@ -233,6 +233,9 @@ class AgentProfile(models.Model):
     is_on_duty = models.BooleanField(default=False)
     # Round robin: the on-duty agent who was assigned to least recently goes next.
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # Put under replies on channels that sign them (Channel.append_signature); empty means
+    # the initials of the name, "^JdV" style (inbox/signatures.py).
+    signature = models.CharField(max_length=20, blank=True)
 
     class Meta:
         constraints = [

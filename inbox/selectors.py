@@ -21,6 +21,7 @@ from django.db.models.functions import Extract
 from channels.models import Channel
 from inbox import canned
 from inbox.models import AgentProfile, CannedResponse, Conversation, Message
+from inbox.signatures import initials_signature
 
 # Rows per list on the inbox page; beyond that the heading says how many more there are.
 INBOX_PAGE_SIZE = 50
@@ -296,3 +297,14 @@ def canned_response_rendered(
         response.text, canned.variables_for(contact=conversation.contact, agent=user)
     )
     return CannedChoice(response=response, text=rendered.text, unknown=rendered.unknown)
+
+
+def reply_signature(conversation: Conversation, user: User) -> str:
+    """What replies by `user` in this conversation end with: "" unless the channel signs
+    replies, else the agent's own signature or the initials of their name ("^JdV")."""
+    if not conversation.channel.append_signature:
+        return ""
+    profile = AgentProfile.objects.filter(user=user).only("signature").first()
+    if profile is not None and profile.signature:
+        return profile.signature
+    return initials_signature(user.first_name, user.last_name)

@@ -33,7 +33,8 @@ from inbox.models import (
     Conversation,
     Message,
 )
-from inbox.selectors import private_reply_window
+from inbox.selectors import private_reply_window, reply_signature
+from inbox.signatures import signed
 from inbox.text import storable_attachments, storable_json, storable_text
 
 logger = logging.getLogger(__name__)
@@ -473,6 +474,8 @@ def reply_create(
     conversation_is_private = conversation.is_private
     private = private or conversation_is_private
     rules = reply_rules(conversation.channel)
+    # Signed before counting: the signature is part of what the platform receives.
+    text = signed(text, reply_signature(conversation, actor))
     if rules.addressed is not None:
         text = rules.addressed(text, conversation.contact.username)
     if private and not conversation_is_private and not rules.supports_private:

@@ -103,6 +103,7 @@ def _render_conversation(
         "history": selectors.contact_other_conversations(conversation),
         "form": form,
         "reply_rules": reply_rules(conversation.channel),
+        "signature": selectors.reply_signature(conversation, _staff_user(request)),
         "private_window": selectors.private_reply_window(conversation, now=timezone.now()),
         "move_to_private_text": MOVE_TO_PRIVATE_TEXT,
     }

@@ -72,8 +72,15 @@
       var isPrivate = privateChoice && privateChoice.value === "on";
       return parseInt(isPrivate ? textarea.dataset.privateMaxLength : textarea.dataset.maxLength, 10);
     }
+    // The signature the server adds (inbox/signatures.py `signed`) counts too.
+    function withSignature(text) {
+      var signature = textarea.dataset.signature;
+      var trimmed = text.replace(/\s+$/, "");
+      if (!signature || trimmed.endsWith(signature)) return trimmed;
+      return trimmed + " " + signature;
+    }
     function update() {
-      var n = measure(textarea.value);
+      var n = measure(withSignature(textarea.value));
       var max = limit();
       counter.textContent = template.replace("{n}", n).replace("{max}", max);
       counter.classList.toggle("over", n > max);

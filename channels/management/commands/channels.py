@@ -50,6 +50,11 @@ class Command(BaseCommand):
         )
         add.add_argument("--poll-interval", type=int, default=60, help="Seconds between polls")
         add.add_argument(
+            "--append-signature",
+            action="store_true",
+            help='End every reply with the agent\'s signature (initials, e.g. "^JdV")',
+        )
+        add.add_argument(
             "--history-days", type=int, default=7, help="First poll looks back this far"
         )
 
@@ -100,6 +105,7 @@ class Command(BaseCommand):
                 credentials=credentials,
                 poll_interval_seconds=options["poll_interval"],
                 history_days=options["history_days"],
+                append_signature=options["append_signature"],
             )
         except (ChannelError, ValueError) as error:
             raise CommandError(str(error)) from error

@@ -120,6 +120,8 @@ class Command(BaseCommand):
                     api_base_url=sandbox_url,
                     credentials=dict(credentials),
                     poll_interval_seconds=10,
+                    # Signed, as webcare teams on X do (^AJ); elsewhere the name is shown.
+                    append_signature=kind == Channel.Kind.TWITTER,
                 )
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, first_name, _last_name, role in DEMO_STAFF:
