@@ -158,6 +158,30 @@ def _usage_retry_after(response: requests.Response | None) -> float | None:
     return max(minutes) * 60 if minutes else None
 
 
+def _unreadable(kind: str, item: dict[str, Any], error: Exception) -> RejectedItem:
+    return RejectedItem(
+        reason=f"Unreadable {kind}: {error!r}", raw=item, external_id=readable_id(item)
+    )
+
+
+def _oldest_first(
+    items: list[dict[str, Any]], kind: str
+) -> tuple[list[tuple[datetime, dict[str, Any]]], list[RejectedItem]]:
+    """Items with their time, oldest first, and those without a readable time.
+
+    Graph pages run newest first and its times have whole seconds: reversed before the
+    (stable) sort, items of the same second keep their order.
+    """
+    dated: list[tuple[datetime, dict[str, Any]]] = []
+    rejected: list[RejectedItem] = []
+    for item in items:
+        try:
+            dated.append((parse_graph_time(item["created_time"]), item))
+        except (KeyError, TypeError, ValueError) as error:
+            rejected.append(_unreadable(kind, item, error))
+    return sorted(reversed(dated), key=lambda pair: pair[0]), rejected
+
+
 class FacebookConnector:
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
@@ -240,34 +264,14 @@ class FacebookConnector:
                 )
             )
         messages: list[PlatformMessage] = []
-        rejected: list[RejectedItem] = []
-        readable: list[tuple[datetime, dict[str, Any]]] = []
-        for item in items:
-            try:
-                readable.append((parse_graph_time(item["created_time"]), item))
-            except (KeyError, TypeError, ValueError) as error:
-                rejected.append(
-                    RejectedItem(
-                        reason=f"Unreadable comment: {error!r}",
-                        raw=item,
-                        external_id=readable_id(item),
-                    )
-                )
         # Oldest first, so that our own comment can name the citizen comment before it.
-        # Pages came newest first and times have whole seconds: reversed before the (stable)
-        # sort, comments of the same second keep their order.
+        dated, rejected = _oldest_first(items, "comment")
         last_citizen_comment: dict[str, str] = {}
-        for _, item in sorted(reversed(readable), key=lambda pair: pair[0]):
+        for _, item in dated:
             try:
                 message = self._comment_to_platform_message(item, last_citizen_comment)
             except (KeyError, TypeError, ValueError) as error:
-                rejected.append(
-                    RejectedItem(
-                        reason=f"Unreadable comment: {error!r}",
-                        raw=item,
-                        external_id=readable_id(item),
-                    )
-                )
+                rejected.append(_unreadable("comment", item, error))
                 continue
             messages.append(message)
             if not message.is_from_account:
@@ -332,9 +336,7 @@ class FacebookConnector:
                     if str(participant.get("id")) != self.channel.account_id
                 )
             except (KeyError, TypeError, ValueError, StopIteration) as error:
-                rejected.append(
-                    RejectedItem(reason=f"Unreadable conversation: {error!r}", raw=conversation)
-                )
+                rejected.append(_unreadable("conversation", conversation, error))
                 continue
             if updated < since:
                 break
@@ -363,23 +365,10 @@ class FacebookConnector:
         self, psid: str, items: list[dict[str, Any]], since: datetime
     ) -> FetchResult:
         messages: list[PlatformMessage] = []
-        rejected: list[RejectedItem] = []
-        dated: list[tuple[datetime, dict[str, Any]]] = []
-        for item in items:
-            try:
-                dated.append((parse_graph_time(item["created_time"]), item))
-            except (KeyError, TypeError, ValueError) as error:
-                rejected.append(
-                    RejectedItem(
-                        reason=f"Unreadable message: {error!r}",
-                        raw=item,
-                        external_id=readable_id(item),
-                    )
-                )
+        dated, rejected = _oldest_first(items, "message")
         thread_key = f"{MESSENGER_THREAD_PREFIX}{psid}"
         last_citizen_message = ""
-        # Newest first from Graph: reversed, messages of the same second keep their order.
-        for sent_at, item in sorted(reversed(dated), key=lambda pair: pair[0]):
+        for sent_at, item in dated:
             try:
                 sender = item["from"]
                 sender_id = str(sender["id"])
@@ -401,13 +390,7 @@ class FacebookConnector:
                     raw=item,
                 )
             except (KeyError, TypeError, ValueError) as error:
-                rejected.append(
-                    RejectedItem(
-                        reason=f"Unreadable message: {error!r}",
-                        raw=item,
-                        external_id=readable_id(item),
-                    )
-                )
+                rejected.append(_unreadable("message", item, error))
                 continue
             if not is_from_account:
                 last_citizen_message = message.external_id
