@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.utils.translation import gettext as _
 
 from inbox.models import Contact
 
@@ -51,3 +52,14 @@ def variables_for(*, contact: Contact, agent: User) -> dict[str, str]:
         "agent_voornaam": agent.first_name or agent.username,
         "gemeente": settings.WEBCARE_MUNICIPALITY_NAME,
     }
+
+
+def access_refusal(*, role: str, actor_id: int, owner_id: int | None) -> str:
+    """Why `actor` may not manage a canned response owned by `owner_id` (None: shared), or
+    "" when they may. Team leads manage the shared ones; everyone their own personal ones.
+    The one statement of the rule, for the services and for the pages."""
+    if owner_id is None and role != "team_lead":
+        return _("Only team leads can manage shared canned responses.")
+    if owner_id is not None and owner_id != actor_id:
+        return _("You can only manage your own canned responses.")
+    return ""

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from channels.base import FetchResult, PlatformMessage, RejectedItem, SentReply
 from channels.models import Channel, QuarantinedItem
+from inbox import canned
 from inbox.models import (
     AgentProfile,
     AuditEvent,
@@ -839,10 +840,11 @@ def _canned_response_check_access(actor: User, *, owner: User | None) -> None:
     profile = AgentProfile.objects.filter(user=actor).first()
     if profile is None:
         raise PermissionDenied(_("Your account is not part of the webcare team."))
-    if owner is None and profile.role != AgentProfile.Role.TEAM_LEAD:
-        raise PermissionDenied(_("Only team leads can manage shared canned responses."))
-    if owner is not None and owner.pk != actor.pk:
-        raise PermissionDenied(_("You can only manage your own canned responses."))
+    refusal = canned.access_refusal(
+        role=profile.role, actor_id=actor.pk, owner_id=owner.pk if owner else None
+    )
+    if refusal:
+        raise PermissionDenied(refusal)
 
 
 def _canned_response_check_unique(

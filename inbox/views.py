@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from channels.registry import reply_rules
 from channels.selectors import channels_failing, channels_with_health
-from inbox import selectors, services
+from inbox import canned, selectors, services
 from inbox.forms import CannedResponseForm, ReplyForm
 from inbox.models import AgentProfile, CannedResponse, Conversation, Message
 
@@ -299,13 +299,6 @@ def canned_create(request: HttpRequest) -> HttpResponse:
     return _canned_form_page(request, form, None, status)
 
 
-def _may_manage(request: HttpRequest, response: CannedResponse) -> bool:
-    # The same rule as the services: team leads the shared ones, everyone their own.
-    if response.is_shared:
-        return _is_team_lead(request)
-    return response.owner_id == request.user.pk
-
-
 def _canned_or_404(canned_response_id: int) -> CannedResponse:
     try:
         return selectors.canned_response_get(canned_response_id)
@@ -338,8 +331,14 @@ def canned_edit(request: HttpRequest, canned_response_id: int) -> HttpResponse:
         else:
             flash.success(request, _("The canned response is saved."))
             return redirect("inbox:canned_list")
-    elif request.method == "GET" and not _may_manage(request, response):
-        raise PermissionDenied(_("You can only manage your own canned responses."))
+    elif request.method == "GET":
+        refusal = canned.access_refusal(
+            role=request.agent_profile.role,  # type: ignore[attr-defined]
+            actor_id=request.user.pk,
+            owner_id=response.owner_id,
+        )
+        if refusal:
+            raise PermissionDenied(refusal)
     status = 422 if request.method == "POST" else 200
     return _canned_form_page(request, form, response, status)
 

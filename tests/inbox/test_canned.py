@@ -4,8 +4,9 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import translation
 
-from inbox import selectors
+from inbox import canned, selectors
 from inbox.canned import render_text, variables_for
 from inbox.models import AuditEvent, CannedResponse, Contact
 from inbox.services import (
@@ -306,3 +307,11 @@ def test_a_team_lead_edits_a_shared_response_and_sees_a_taken_shortcut(client, t
     assert response.status_code == 302
     other.refresh_from_db()
     assert (other.shortcut, other.text) == ("b-nieuw", "Nieuw")
+
+
+@translation.override("en")
+def test_one_rule_says_who_manages_which_canned_response():
+    assert canned.access_refusal(role="team_lead", actor_id=1, owner_id=None) == ""
+    assert canned.access_refusal(role="agent", actor_id=1, owner_id=1) == ""
+    assert "team leads" in canned.access_refusal(role="agent", actor_id=1, owner_id=None)
+    assert "your own" in canned.access_refusal(role="team_lead", actor_id=1, owner_id=2)
