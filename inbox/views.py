@@ -334,7 +334,7 @@ def canned_edit(request: HttpRequest, canned_response_id: int) -> HttpResponse:
     elif request.method == "GET":
         refusal = canned.access_refusal(
             role=request.agent_profile.role,  # type: ignore[attr-defined]
-            actor_id=request.user.pk,
+            actor_id=_staff_user(request).pk,
             owner_id=response.owner_id,
         )
         if refusal:
