@@ -12,8 +12,8 @@ from inbox.models import (
 
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "role", "is_on_duty", "last_assigned_at"]
-    list_filter = ["role", "is_on_duty"]
+    list_display = ["user", "role", "presence", "capacity", "in_training", "last_seen_at"]
+    list_filter = ["role", "presence", "in_training"]
 
 
 @admin.register(Conversation)

@@ -6,6 +6,8 @@ docs/architecture.md ("Life of a message") explains how rows move through these 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 from channels.models import Channel
 
@@ -13,11 +15,19 @@ from channels.models import Channel
 class Contact(models.Model):
     """A citizen's account on one platform. The same person on X and Mastodon is two rows."""
 
+    class Category(models.TextChoices):
+        # Routing rules send press, council members and other VIPs to a team and priority.
+        CITIZEN = "citizen", _("Citizen")
+        PRESS = "press", _("Press")
+        COUNCIL = "council", _("Council member")
+        VIP = "vip", _("VIP")
+
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="contacts")
     external_id = models.CharField(max_length=64)
     username = models.CharField(max_length=100, blank=True)
     display_name = models.CharField(max_length=200, blank=True)
     avatar_url = models.URLField(max_length=500, blank=True)
+    category = models.CharField(max_length=16, choices=Category.choices, default=Category.CITIZEN)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -26,21 +36,94 @@ class Contact(models.Model):
             models.UniqueConstraint(
                 fields=["channel", "external_id"], name="contact_unique_per_channel"
             ),
+            models.CheckConstraint(
+                name="contact_category_valid",
+                condition=Q(category__in=["citizen", "press", "council", "vip"]),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"@{self.username}" if self.username else self.display_name or self.external_id
 
 
+class Team(models.Model):
+    """A group of agents that handles one kind of question ("Afval & Reiniging").
+
+    Routing rules send conversations to a team; assignment picks among its members.
+    The default team catches every conversation no rule claims.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    is_default = models.BooleanField(default=False)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="TeamMembership", related_name="webcare_teams"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="team_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMembership(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="teammembership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team}"
+
+
+class Tag(models.Model):
+    """A label on conversations ("storing", "compliment"), shared by the whole team."""
+
+    name = models.CharField(max_length=50)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            # "Storing" and "storing" are one tag.
+            models.UniqueConstraint(Lower("name"), name="tag_unique_name_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Conversation(models.Model):
     """One citizen's thread on one channel, handled as a unit by one agent."""
 
     class Status(models.TextChoices):
-        # The citizen wrote and has not had an answer since.
-        WAITING = "waiting", "Waiting"
-        # Our last reply reached the platform after the citizen's last message.
-        ANSWERED = "answered", "Answered"
-        CLOSED = "closed", "Closed"
+        # Being handled. Whether the citizen awaits our answer is `waiting_since`, not this.
+        OPEN = "open", _("Open")
+        # The agent waits for the citizen; their next message makes it open again.
+        PENDING = "pending", _("Pending")
+        # Until `snoozed_until`, when it opens again by itself (or earlier, by a message).
+        SNOOZED = "snoozed", _("Snoozed")
+        RESOLVED = "resolved", _("Resolved")
+
+    class Priority(models.IntegerChoices):
+        # Integers, so that the queue orders by urgency with a plain ORDER BY.
+        LOW = 1, _("Low")
+        NORMAL = 2, _("Normal")
+        HIGH = 3, _("High")
+        URGENT = 4, _("Urgent")
 
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="conversations")
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="conversations")
@@ -48,7 +131,19 @@ class Conversation(models.Model):
     external_thread_id = models.CharField(max_length=200)
     # A direct-message conversation (X DM, Messenger, Mastodon direct): answered privately.
     is_private = models.BooleanField(default=False)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.WAITING)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    # Set by routing when the conversation starts; transfers change it.
+    team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations"
+    )
+    # A conversation merged into another one of the same citizen: its thread's new messages
+    # go to the other conversation (inbox/services/ingest.py follows this link).
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_from"
+    )
+    tags = models.ManyToManyField(Tag, through="ConversationTag", related_name="conversations")
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -58,9 +153,10 @@ class Conversation(models.Model):
     )
     assigned_at = models.DateTimeField(null=True, blank=True)
     first_inbound_at = models.DateTimeField()
-    # When our first reply reached the platform; the basis of first-response-time metrics.
+    # When our first reply reached the platform; per care cycle in CareCycle.
     first_response_at = models.DateTimeField(null=True, blank=True)
-    # Since when the citizen has been waiting (oldest unanswered message); null when not waiting.
+    # Since when the citizen has been waiting for our answer (oldest unanswered message);
+    # null when they are not.
     waiting_since = models.DateTimeField(null=True, blank=True)
     last_inbound_at = models.DateTimeField()
     last_activity_at = models.DateTimeField()
@@ -73,12 +169,19 @@ class Conversation(models.Model):
             ),
             models.CheckConstraint(
                 name="conversation_status_valid",
-                condition=Q(status__in=["waiting", "answered", "closed"]),
+                condition=Q(status__in=["open", "pending", "snoozed", "resolved"]),
             ),
-            # The queue orders by waiting_since: a waiting conversation must have one.
             models.CheckConstraint(
-                name="conversation_waiting_has_since",
-                condition=~Q(status="waiting") | Q(waiting_since__isnull=False),
+                name="conversation_priority_valid", condition=Q(priority__gte=1, priority__lte=4)
+            ),
+            # The wake-up sweep finds snoozed conversations by their time.
+            models.CheckConstraint(
+                name="conversation_snoozed_has_until",
+                condition=Q(status="snoozed", snoozed_until__isnull=False)
+                | (~Q(status="snoozed") & Q(snoozed_until__isnull=True)),
+            ),
+            models.CheckConstraint(
+                name="conversation_not_merged_into_itself", condition=~Q(merged_into=F("id"))
             ),
             models.CheckConstraint(
                 name="conversation_assigned_at_with_assignee",
@@ -86,11 +189,22 @@ class Conversation(models.Model):
             ),
         ]
         indexes = [
-            # The unassigned queue and the assignment task: oldest waiting first.
+            # The unassigned queue and the assignment task: most urgent, then longest waiting.
             models.Index(
-                fields=["waiting_since"],
+                F("priority").desc(),
+                F("waiting_since"),
                 name="conversation_queue_idx",
-                condition=Q(status="waiting", assignee__isnull=True),
+                condition=Q(status="open", assignee__isnull=True),
+            ),
+            # The wake-up sweep of snoozed conversations.
+            models.Index(
+                fields=["snoozed_until"],
+                name="conversation_snoozed_idx",
+                condition=Q(status="snoozed"),
+            ),
+            # Capacity: each agent's open conversations are counted on every assignment.
+            models.Index(
+                fields=["assignee"], name="conversation_open_load_idx", condition=Q(status="open")
             ),
             # An agent's inbox: newest activity first.
             models.Index(
@@ -104,12 +218,101 @@ class Conversation(models.Model):
         return f"Conversation {self.pk} with {self.contact}"
 
 
+class CareCycle(models.Model):
+    """One round of care: from the citizen's first message after the conversation was new or
+    resolved, to its resolution. Response-time metrics are per cycle (docs/architecture.md,
+    "Conversation lifecycle")."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="care_cycles"
+    )
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "number"], name="carecycle_unique"),
+            # At most one cycle in progress: a reopen while one runs cannot start a second.
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(resolved_at__isnull=True),
+                name="carecycle_one_current",
+            ),
+        ]
+        indexes = [models.Index(fields=["started_at"], name="carecycle_started_idx")]
+
+    def __str__(self) -> str:
+        return f"Cycle {self.number} of conversation {self.conversation_id}"
+
+
+class ConversationTag(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "tag"], name="conversationtag_unique"),
+        ]
+
+
+class Note(models.Model):
+    """A private note between colleagues on a conversation; never sent to the platform."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    text = models.TextField(max_length=5000)
+    mentioned = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="NoteMention", related_name="mentioned_in_notes"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["conversation", "created_at"], name="note_thread_idx")]
+
+    def __str__(self) -> str:
+        return f"Note {self.pk} on conversation {self.conversation_id}"
+
+
+class NoteMention(models.Model):
+    """@username in a note: the colleague sees it under "Mentions" until they read it."""
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="mentions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="note_mentions"
+    )
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["note", "user"], name="notemention_unique"),
+        ]
+        indexes = [
+            # "Mentions of me" in the inbox: the unread ones.
+            models.Index(fields=["user"], name="notemention_unread_idx", condition=Q(read_at=None)),
+        ]
+
+
 class Message(models.Model):
     class Direction(models.TextChoices):
         INBOUND = "inbound", "From citizen"
         OUTBOUND = "outbound", "From municipality"
 
     class DeliveryStatus(models.TextChoices):
+        # Four-eyes: a trainee's reply, or one with a flagged word, waits for a team lead.
+        AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
+        # Refused by the team lead, with feedback; never sent.
+        REJECTED = "rejected", _("Rejected")
         QUEUED = "queued", "Queued"
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
@@ -148,7 +351,7 @@ class Message(models.Model):
 
     # NULL for inbound messages, which have no delivery (enforced by message_inbound_shape).
     delivery_status = models.CharField(  # noqa: DJ001
-        max_length=16, choices=DeliveryStatus.choices, null=True, blank=True
+        max_length=20, choices=DeliveryStatus.choices, null=True, blank=True
     )
     delivery_error = models.TextField(blank=True)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
@@ -157,6 +360,13 @@ class Message(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # When the current delivery attempt was claimed; stuck `sending` rows are found by it.
     sending_started_at = models.DateTimeField(null=True, blank=True)
+    # Four-eyes approval (inbox/services/approval.py): why it needed approval, and the review.
+    approval_reason = models.CharField(max_length=200, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_feedback = models.TextField(blank=True)
     # Generated by the composer form: a double-submitted form creates one reply, not two.
     idempotency_key = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -186,7 +396,16 @@ class Message(models.Model):
             models.CheckConstraint(
                 name="message_outbound_has_delivery_status",
                 condition=~Q(direction="outbound")
-                | Q(delivery_status__in=["queued", "sending", "sent", "failed"]),
+                | Q(
+                    delivery_status__in=[
+                        "awaiting_approval",
+                        "rejected",
+                        "queued",
+                        "sending",
+                        "sent",
+                        "failed",
+                    ]
+                ),
             ),
             models.CheckConstraint(
                 name="message_sent_has_external_id",
@@ -209,6 +428,12 @@ class Message(models.Model):
                 name="message_queued_idx",
                 condition=Q(delivery_status="queued"),
             ),
+            # The team lead's approval queue.
+            models.Index(
+                fields=["created_at"],
+                name="message_awaiting_approval_idx",
+                condition=Q(delivery_status="awaiting_approval"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -220,18 +445,34 @@ class Message(models.Model):
 
 
 class AgentProfile(models.Model):
-    """Webcare-specific facts about a staff member: role and whether they take work now."""
+    """Webcare-specific facts about a staff member: role, presence and capacity."""
 
     class Role(models.TextChoices):
         AGENT = "agent", "Agent"
         TEAM_LEAD = "team_lead", "Team lead"
 
+    class Presence(models.TextChoices):
+        # Takes new conversations.
+        AVAILABLE = "available", _("Available")
+        # Keeps their conversations but gets no new ones; set after inactivity, too.
+        AWAY = "away", _("Away")
+        # Gets nothing; their unanswered conversations went back to the queue.
+        OFFLINE = "offline", _("Offline")
+
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile"
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
-    is_on_duty = models.BooleanField(default=False)
-    # Round robin: the on-duty agent who was assigned to least recently goes next.
+    presence = models.CharField(max_length=16, choices=Presence.choices, default=Presence.OFFLINE)
+    presence_changed_at = models.DateTimeField(null=True, blank=True)
+    # Last request in the web UI or API; an available agent idle for longer than
+    # WEBCARE_AUTO_AWAY_MINUTES is set away by the presence sweep.
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    # The most open conversations the agent is assigned automatically.
+    capacity = models.PositiveSmallIntegerField(default=8)
+    # A trainee's replies wait for a team lead's approval (four-eyes).
+    in_training = models.BooleanField(default=False)
+    # Ties in free capacity go to the agent assigned to least recently (round robin).
     last_assigned_at = models.DateTimeField(null=True, blank=True)
     # Put under replies on channels that sign them (Channel.append_signature); empty means
     # the initials of the name, "^JdV" style (inbox/signatures.py).
@@ -242,17 +483,25 @@ class AgentProfile(models.Model):
             models.CheckConstraint(
                 name="agentprofile_role_valid", condition=Q(role__in=["agent", "team_lead"])
             ),
+            models.CheckConstraint(
+                name="agentprofile_presence_valid",
+                condition=Q(presence__in=["available", "away", "offline"]),
+            ),
         ]
         indexes = [
             models.Index(
                 fields=["last_assigned_at"],
-                name="agentprofile_on_duty_idx",
-                condition=Q(is_on_duty=True),
+                name="agentprofile_available_idx",
+                condition=Q(presence="available"),
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role})"
+
+    @property
+    def is_available(self) -> bool:
+        return self.presence == self.Presence.AVAILABLE
 
 
 class AuditEvent(models.Model):
@@ -291,8 +540,8 @@ class AuditEvent(models.Model):
 class CannedResponse(models.Model):
     """A standard answer the agent inserts into the composer and can still edit.
 
-    `owner` null: shared with the whole team (team leads manage it); set: the owner's own.
-    Team-scoped responses come with teams (issue 4); there is no team field yet.
+    `owner` null: shared (team leads manage it), with everyone or, when `team` is set, with
+    that team's members; `owner` set: the owner's own.
     The text may hold the variables of `inbox/canned.py` (`{{ naam }}` …).
     """
 
@@ -305,6 +554,9 @@ class CannedResponse(models.Model):
         null=True,
         blank=True,
         related_name="canned_responses",
+    )
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, null=True, blank=True, related_name="canned_responses"
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -321,6 +573,11 @@ class CannedResponse(models.Model):
                 condition=Q(owner__isnull=True),
                 name="cannedresponse_unique_shared_shortcut",
             ),
+            # A personal response belongs to its owner, not to a team.
+            models.CheckConstraint(
+                name="cannedresponse_personal_without_team",
+                condition=Q(owner__isnull=True) | Q(team__isnull=True),
+            ),
             # … and one personal response per agent (it may shadow a shared one).
             models.UniqueConstraint(
                 fields=["owner", "shortcut"],
@@ -335,3 +592,59 @@ class CannedResponse(models.Model):
     @property
     def is_shared(self) -> bool:
         return self.owner_id is None
+
+
+class RoutingRule(models.Model):
+    """Sends a new conversation to a team, with a priority. Rules are tried in `position`
+    order; the first whose every set condition matches wins (inbox/routing.py)."""
+
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=100)
+    is_active = models.BooleanField(default=True)
+    # Conditions; an empty one matches everything.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, null=True, blank=True, related_name="routing_rules"
+    )
+    # Words or #hashtags, one per line or separated by commas; any of them in the first
+    # message matches (whole words, case and accents ignored).
+    keywords = models.TextField(blank=True)
+    contact_category = models.CharField(
+        max_length=16, choices=Contact.Category.choices, blank=True
+    )
+    # Outcome.
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="routing_rules")
+    priority = models.PositiveSmallIntegerField(
+        choices=Conversation.Priority.choices, default=Conversation.Priority.NORMAL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                name="routingrule_priority_valid", condition=Q(priority__gte=1, priority__lte=4)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FlaggedWord(models.Model):
+    """A word that sends any reply containing it to a team lead for approval first."""
+
+    word = models.CharField(max_length=100)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["word"]
+        constraints = [
+            models.UniqueConstraint(Lower("word"), name="flaggedword_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.word

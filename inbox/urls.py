@@ -16,6 +16,9 @@ urlpatterns = [
     path("canned/new/", views.canned_create, name="canned_create"),
     path("canned/<int:canned_response_id>/", views.canned_edit, name="canned_edit"),
     path("canned/<int:canned_response_id>/delete/", views.canned_delete, name="canned_delete"),
-    path("duty/", views.duty_toggle, name="duty"),
+    path("presence/", views.presence_set, name="presence"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    # --- assignment: presence, teams, routing, take / transfer / unassign
+    # --- lifecycle: status, snooze, priority, tags, notes, merge
+    # --- approval and collision detection
 ]

@@ -1,7 +1,7 @@
 """Shared fixtures: the fixed personas, the sandbox X platform over real HTTP, a real
 Celery worker on the real Redis broker.
 
-Personas (healthchecks-style): `agent` (Anouk) and `second_agent` (Bram) are on duty,
+Personas (healthchecks-style): `agent` (Anouk) and `second_agent` (Bram) are available,
 `team_lead` (Lotte) leads the team, `outsider` has a login but is not on the team.
 """
 
@@ -60,14 +60,14 @@ def channel(db: None, sandbox: SandboxServer) -> Channel:
 @pytest.fixture
 def agent(db: None) -> AgentProfile:
     return staff_member_create(
-        username="anouk", password=PASSWORD, first_name="Anouk", last_name="Jansen", on_duty=True
+        username="anouk", password=PASSWORD, first_name="Anouk", last_name="Jansen", presence="available"
     )
 
 
 @pytest.fixture
 def second_agent(db: None) -> AgentProfile:
     return staff_member_create(
-        username="bram", password=PASSWORD, first_name="Bram", last_name="Bakker", on_duty=True
+        username="bram", password=PASSWORD, first_name="Bram", last_name="Bakker", presence="available"
     )
 
 

@@ -77,7 +77,7 @@ def test_an_agent_logs_in_answers_a_citizen_and_sees_the_reply_sent(
     page.get_by_role("button", name="Antwoord versturen").click()
 
     expect(page.get_by_test_id("delivery-status")).to_have_text("Verstuurd", timeout=30_000)
-    expect(page.locator("#conversation-status")).to_have_text("Beantwoord")
+    expect(page.locator("#conversation-status")).to_have_text("Open")
     [posted] = sandbox.replies()
     assert posted["text"] == "Dank je, Els! We sturen vandaag een monteur."
 

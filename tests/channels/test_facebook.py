@@ -257,7 +257,7 @@ def test_a_comment_reply_goes_under_the_top_level_comment_and_reads_back_as_an_e
     assert Message.objects.filter(direction=Message.Direction.INBOUND).count() == 2
     assert Message.objects.count() == 3
     conversation.refresh_from_db()
-    assert conversation.status == Conversation.Status.ANSWERED
+    assert conversation.waiting_since is None
 
 
 def test_a_poll_between_a_lost_answer_and_the_retry_links_the_echo_to_the_reply(

@@ -236,7 +236,7 @@ def test_a_comment_becomes_a_waiting_conversation(client, page):
     assert response.status_code == 200
     conversation = Conversation.objects.get(channel=page)
     assert conversation.external_thread_id == "fb-comment:900001_5001"
-    assert conversation.status == Conversation.Status.WAITING
+    assert conversation.waiting_since is not None
     assert not conversation.is_private
     message = conversation.messages.get()
     assert message.external_id == "900001_5001"
@@ -284,7 +284,7 @@ def test_the_pages_own_comment_is_an_echo_not_a_citizen_message(client, page):
     ).exists()
     echo = Message.objects.get(external_id="900001_5003")
     assert echo.direction == Message.Direction.OUTBOUND
-    assert Conversation.objects.get().status == Conversation.Status.ANSWERED
+    assert Conversation.objects.get().waiting_since is None
 
 
 @pytest.mark.parametrize(
@@ -344,7 +344,7 @@ def test_a_messenger_echo_is_never_a_citizen_message(client, page):
     deliver(client, page, messenger_event("m_echo", text="Vanaf 9 uur", echo=True))
     assert not Message.objects.filter(external_id="m_echo", direction="inbound").exists()
     assert Message.objects.filter(direction=Message.Direction.INBOUND).count() == 1
-    assert Conversation.objects.get().status == Conversation.Status.WAITING
+    assert Conversation.objects.get().waiting_since is not None
 
 
 # --- what cannot be read, and what is not ours -------------------------------------------------

@@ -43,7 +43,7 @@ def test_it_imports_mentions_as_messages_contacts_and_conversations(channel, san
     assert message.direction == Message.Direction.INBOUND
     assert message.author_contact.username == "pietjep"
     assert message.author_contact.display_name == "Piet"
-    assert message.conversation.status == Conversation.Status.WAITING
+    assert message.conversation.waiting_since is not None
     assert Contact.objects.count() == 2
     assert Conversation.objects.count() == 2
     channel.refresh_from_db()

@@ -10,7 +10,7 @@ from django.utils import timezone
 from inbox.models import AuditEvent, Conversation
 from inbox.services import (
     ServiceError,
-    agent_set_on_duty,
+    agent_set_presence,
     conversation_take,
     conversations_assign_waiting,
 )
@@ -23,7 +23,7 @@ def test_it_assigns_the_oldest_waiting_conversation_first(channel, agent):
     now = timezone.now()
     newer = citizen_writes(channel, username="nieuw", sent_at=now - timedelta(minutes=1))
     older = citizen_writes(channel, username="oud", sent_at=now - timedelta(minutes=30))
-    agent_set_on_duty(actor=agent.user, on_duty=True)
+    agent_set_presence(actor=agent.user, presence="available")
 
     assert conversations_assign_waiting() == 2
 
@@ -31,7 +31,7 @@ def test_it_assigns_the_oldest_waiting_conversation_first(channel, agent):
     assert [event.conversation_id for event in events] == [older.id, newer.id]
 
 
-def test_it_hands_out_round_robin_across_agents_on_duty(channel, agent, second_agent):
+def test_it_hands_out_round_robin_across_agents_available(channel, agent, second_agent):
     now = timezone.now()
     for minute in range(4):
         citizen_writes(
@@ -58,8 +58,8 @@ def test_the_next_run_continues_the_round_robin(channel, agent, second_agent):
     assert {first.username, second.username} == {"anouk", "bram"}
 
 
-def test_agents_off_duty_get_nothing(channel, agent, second_agent):
-    agent_set_on_duty(actor=agent.user, on_duty=False)
+def test_agents_offline_get_nothing(channel, agent, second_agent):
+    agent_set_presence(actor=agent.user, presence="offline")
     for number in range(3):
         citizen_writes(channel, username=f"burger{number}")
 
@@ -68,7 +68,7 @@ def test_agents_off_duty_get_nothing(channel, agent, second_agent):
     assert set(Conversation.objects.values_list("assignee__username", flat=True)) == {"bram"}
 
 
-def test_nothing_is_assigned_when_nobody_is_on_duty(channel, team_lead):
+def test_nothing_is_assigned_when_nobody_is_available(channel, team_lead):
     citizen_writes(channel)
     assert conversations_assign_waiting() == 0
     assert Conversation.objects.get().assignee is None

@@ -57,7 +57,7 @@ def test_a_reply_is_queued_then_sent_and_the_conversation_counts_as_answered(
     assert message.delivery_status == Message.DeliveryStatus.SENT
     assert message.external_id == posted["id"]
     assert posted["referenced_tweets"][0]["id"] == conversation.messages.first().external_id
-    assert conversation.status == Conversation.Status.ANSWERED
+    assert conversation.waiting_since is None
     assert conversation.first_response_at == message.delivered_at
     assert conversation.assignee == agent.user
     assert list(
@@ -146,7 +146,7 @@ def test_a_refused_reply_fails_with_the_platforms_reason_and_can_be_retried(
     assert message.delivery_status == Message.DeliveryStatus.FAILED
     assert message.delivery_error.startswith("X refused")
     conversation.refresh_from_db()
-    assert conversation.status == Conversation.Status.WAITING
+    assert conversation.waiting_since is not None
 
     reply_retry(message_id=message.id, actor=agent.user)
     reply_deliver(message_id=message.id)
@@ -202,7 +202,7 @@ def test_a_new_citizen_message_after_the_reply_keeps_the_conversation_waiting(
     reply_deliver(message_id=message.id)
 
     conversation.refresh_from_db()
-    assert conversation.status == Conversation.Status.WAITING
+    assert conversation.waiting_since is not None
 
 
 def test_our_own_reply_seen_in_a_read_is_an_outbound_message_not_a_citizen(
@@ -227,7 +227,7 @@ def test_our_own_reply_seen_in_a_read_is_an_outbound_message_not_a_citizen(
     assert stored.conversation == conversation
     assert stored.author_contact is None
     conversation.refresh_from_db()
-    assert conversation.status == Conversation.Status.ANSWERED
+    assert conversation.waiting_since is None
 
 
 def test_an_echo_of_a_reply_still_sending_completes_that_reply(conversation, agent, channel):

@@ -18,7 +18,7 @@ def test_it_adds_a_team_lead_with_an_audit_event(monkeypatch, capsys):
     assert profile.role == AgentProfile.Role.TEAM_LEAD
     assert profile.user.check_password("een lang en sterk wachtwoord")
     assert AuditEvent.objects.filter(action="staff.created").count() == 1
-    assert "lotte\tteam_lead\toff duty" in capsys.readouterr().out
+    assert "lotte\tteam_lead\toffline\tcapacity 8" in capsys.readouterr().out
 
 
 def test_a_weak_password_or_a_taken_name_is_refused(monkeypatch):

@@ -48,7 +48,7 @@ def test_a_worker_polls_assigns_and_delivers_a_reply(celery_worker, channel, san
     [posted] = sandbox.replies()
     assert posted["text"].startswith("Doe aangifte")
     conversation.refresh_from_db()
-    assert conversation.status == Conversation.Status.ANSWERED
+    assert conversation.waiting_since is None
 
 
 def test_a_new_channel_imports_its_history_without_waiting_for_beat(celery_worker, sandbox):

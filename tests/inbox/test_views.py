@@ -175,10 +175,12 @@ def test_taking_a_conversation_a_colleague_has_shows_why_not(
     assert conversation.assignee == second_agent.user
 
 
-def test_going_off_duty_is_recorded(logged_in, agent):
-    logged_in(agent).post(reverse("inbox:duty"), {"on_duty": "0", "next": "https://evil.example/"})
+def test_going_offline_is_recorded(logged_in, agent):
+    logged_in(agent).post(
+        reverse("inbox:presence"), {"presence": "offline", "next": "https://evil.example/"}
+    )
     agent.refresh_from_db()
-    assert agent.is_on_duty is False
+    assert agent.presence == "offline"
 
 
 def test_the_dashboard_is_for_team_leads(logged_in, agent):
@@ -198,7 +200,7 @@ def test_the_dashboard_shows_traffic_and_response_times_in_flat_queries(
     content = response.content.decode()
     assert response.status_code == 200
     assert "demodorp-x" in content
-    assert Conversation.objects.filter(status=Conversation.Status.WAITING).count() == 3
+    assert Conversation.objects.filter(waiting_since__isnull=False).count() == 3
 
 
 def test_healthz_reports_database_and_broker(client):

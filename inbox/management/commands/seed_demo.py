@@ -85,7 +85,9 @@ class Command(BaseCommand):
                     role=role,
                     first_name=first_name,
                     last_name=last_name,
-                    on_duty=role == AgentProfile.Role.AGENT,
+                    presence=AgentProfile.Presence.AVAILABLE
+                    if role == AgentProfile.Role.AGENT
+                    else AgentProfile.Presence.OFFLINE,
                 )
         team_lead = user_model.objects.get(username="lotte")
         for shortcut, title, text in DEMO_CANNED_RESPONSES:

@@ -31,13 +31,15 @@ class Command(BaseCommand):
             action="store_true",
             help="Read the password from standard input instead of asking (for scripts).",
         )
-        actions.add_parser("list", help="List team members with role and duty status.")
+        actions.add_parser("list", help="List team members with role, presence and capacity.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "list":
             for profile in AgentProfile.objects.select_related("user").order_by("user__username"):
-                duty = "on duty" if profile.is_on_duty else "off duty"
-                self.stdout.write(f"{profile.user.username}\t{profile.role}\t{duty}")
+                self.stdout.write(
+                    f"{profile.user.username}\t{profile.role}\t{profile.presence}"
+                    f"\tcapacity {profile.capacity}"
+                )
             return
         if options["password_stdin"]:
             password = sys.stdin.readline().rstrip("\n")

@@ -205,15 +205,29 @@ def conversation_take(request: HttpRequest, conversation_id: int) -> HttpRespons
     return redirect("inbox:conversation", conversation_id=conversation_id)
 
 
+PRESENCE_CONFIRMATIONS = {
+    AgentProfile.Presence.AVAILABLE: gettext_lazy(
+        "You are available: new conversations will be assigned to you."
+    ),
+    AgentProfile.Presence.AWAY: gettext_lazy(
+        "You are away: you keep your conversations, but get no new ones."
+    ),
+    AgentProfile.Presence.OFFLINE: gettext_lazy(
+        "You are offline: your unanswered conversations went back to the queue."
+    ),
+}
+
+
 @require_POST
 @staff_required
-def duty_toggle(request: HttpRequest) -> HttpResponse:
-    on_duty = request.POST.get("on_duty") == "1"
-    services.agent_set_on_duty(actor=_staff_user(request), on_duty=on_duty)
-    if on_duty:
-        flash.success(request, _("You are on duty: new conversations will be assigned to you."))
+def presence_set(request: HttpRequest) -> HttpResponse:
+    presence = request.POST.get("presence", "")
+    try:
+        services.agent_set_presence(actor=_staff_user(request), presence=presence)
+    except services.ServiceError as error:
+        flash.error(request, str(error))
     else:
-        flash.info(request, _("You are off duty: no new conversations will be assigned to you."))
+        flash.info(request, str(PRESENCE_CONFIRMATIONS[AgentProfile.Presence(presence)]))
     next_url = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         return redirect(next_url)

@@ -55,16 +55,16 @@ def _with_last_message(conversations: QuerySet[Conversation]) -> QuerySet[Conver
 def conversations_assigned_to(user: User) -> list[Conversation]:
     """An agent's own open conversations, newest activity first."""
     conversations = Conversation.objects.filter(
-        assignee=user, status__in=[Conversation.Status.WAITING, Conversation.Status.ANSWERED]
+        assignee=user, status__in=[Conversation.Status.OPEN, Conversation.Status.PENDING]
     ).order_by("-last_activity_at", "-id")
     return list(_with_last_message(conversations)[:INBOX_PAGE_SIZE])
 
 
 def conversations_in_queue() -> list[Conversation]:
-    """Waiting conversations nobody has yet, the longest-waiting first."""
+    """Open conversations nobody has yet: the most urgent, then the longest waiting, first."""
     conversations = Conversation.objects.filter(
-        status=Conversation.Status.WAITING, assignee__isnull=True
-    ).order_by("waiting_since", "id")
+        status=Conversation.Status.OPEN, assignee__isnull=True
+    ).order_by("-priority", F("waiting_since").asc(nulls_last=True), "id")
     return list(_with_last_message(conversations)[:INBOX_PAGE_SIZE])
 
 
@@ -76,10 +76,10 @@ class InboxCounts:
 
 def inbox_counts(user: User) -> InboxCounts:
     """Both list totals in one query, for the headings when a list is cut at a page."""
-    open_statuses = [Conversation.Status.WAITING, Conversation.Status.ANSWERED]
+    open_statuses = [Conversation.Status.OPEN, Conversation.Status.PENDING]
     counts = Conversation.objects.aggregate(
         mine=Count("id", filter=Q(assignee=user, status__in=open_statuses)),
-        queue=Count("id", filter=Q(assignee__isnull=True, status=Conversation.Status.WAITING)),
+        queue=Count("id", filter=Q(assignee__isnull=True, status=Conversation.Status.OPEN)),
     )
     return InboxCounts(mine=counts["mine"], queue=counts["queue"])
 
@@ -153,7 +153,9 @@ def dashboard_metrics(*, now: datetime, days: int = 7) -> list[ChannelMetrics]:
         .annotate(count=Count("conversation_id", distinct=True))
     )
     waiting = per_channel(
-        Conversation.objects.filter(status=Conversation.Status.WAITING)
+        Conversation.objects.filter(
+            status=Conversation.Status.OPEN, waiting_since__isnull=False
+        )
         .values("channel_id")
         .annotate(count=Count("id"))
     )

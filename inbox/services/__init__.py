@@ -1,0 +1,23 @@
+"""Every state change of the inbox. Views, tasks, the API and commands call these; nothing
+else writes.
+
+Each service is one transaction that also writes its audit event, and sends side effects
+(Celery tasks) only after commit, so a rolled-back change never triggers work. The modules:
+
+- `ingest`: what the connectors read, stored exactly once, routed to a team;
+- `assignment`: presence, automatic assignment, take / transfer / unassign;
+- `lifecycle`: status, snooze, care cycles, priority, tags, notes, merge;
+- `replies`: the outbox from the composer to the platform;
+- `approval`: four-eyes review of replies before they are queued;
+- `staff`, `canned_responses`, `teams`: the team's set-up.
+
+`from inbox import services; services.reply_create(...)` keeps working: the public names
+are re-exported here.
+"""
+
+from inbox.services.assignment import *  # noqa: F403
+from inbox.services.canned_responses import *  # noqa: F403
+from inbox.services.common import ServiceError, audit  # noqa: F401
+from inbox.services.ingest import *  # noqa: F403
+from inbox.services.replies import *  # noqa: F403
+from inbox.services.staff import *  # noqa: F403

@@ -1,0 +1,389 @@
+"""Outbound replies: the outbox from the composer to the platform, exactly once."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from channels.base import SentReply
+from inbox.models import (
+    CareCycle,
+    Conversation,
+    Message,
+)
+from inbox.selectors import private_reply_window, reply_signature
+from inbox.services.common import ServiceError, audit
+from inbox.signatures import signed
+
+logger = logging.getLogger(__name__)
+
+MAX_DELIVERY_ATTEMPTS = 6
+
+
+def reply_create(
+    *,
+    conversation_id: int,
+    actor: User,
+    text: str,
+    idempotency_key: uuid.UUID,
+    private: bool = False,
+) -> Message:
+    """Queue a reply for delivery. The same idempotency key always yields the same reply.
+
+    `private` asks for a direct message in a public conversation; a private conversation
+    is always answered privately.
+    """
+    from channels.registry import reply_rules
+
+    existing = Message.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    text = text.strip()
+    if not text:
+        raise ServiceError(_("Write a reply first."))
+    conversation = Conversation.objects.select_related("channel", "contact").get(id=conversation_id)
+    conversation_is_private = conversation.is_private
+    private = private or conversation_is_private
+    rules = reply_rules(conversation.channel)
+    # Signed before counting: the signature is part of what the platform receives.
+    text = signed(text, reply_signature(conversation, actor))
+    if rules.addressed is not None:
+        text = rules.addressed(text, conversation.contact.username)
+    if private and not conversation_is_private and not rules.supports_private:
+        raise ServiceError(_("This channel cannot answer a public message privately."))
+    if private and not private_reply_window(conversation, now=timezone.now()).is_open:
+        if not conversation_is_private:
+            raise ServiceError(
+                _(
+                    "This public message is too old to answer privately: Facebook allows a "
+                    "private reply to a comment only within 7 days of it. Answer publicly, "
+                    "or ask the citizen to send a private message."
+                )
+            )
+        raise ServiceError(
+            _(
+                "The citizen's last message is too old for a private reply: Facebook accepts "
+                "one only within 24 hours of it (7 days for a page with the Human Agent "
+                "permission). It can be sent once they write again."
+            )
+        )
+    length = rules.measure(text)
+    limit = rules.limit(private=private)
+    if length > limit:
+        raise ServiceError(
+            _("This reply counts %(length)d characters on the platform; it allows %(max)d.")
+            % {"length": length, "max": limit}
+        )
+    try:
+        return _reply_create(conversation_id, actor, text, idempotency_key, private)
+    except IntegrityError:
+        # A double-submitted form raced us to the insert: the other request's row stands.
+        return Message.objects.get(idempotency_key=idempotency_key)
+
+
+@transaction.atomic
+def _reply_create(
+    conversation_id: int, actor: User, text: str, idempotency_key: uuid.UUID, private: bool
+) -> Message:
+    conversation = Conversation.objects.select_for_update().get(id=conversation_id)
+    last_inbound = (
+        conversation.messages.filter(direction=Message.Direction.INBOUND)
+        .order_by("-sent_at", "-id")
+        .first()
+    )
+    if last_inbound is None:
+        raise ServiceError(_("This conversation has no message to reply to."))
+    now = timezone.now()
+    message = Message.objects.create(
+        conversation=conversation,
+        channel_id=conversation.channel_id,
+        direction=Message.Direction.OUTBOUND,
+        in_reply_to_external_id=last_inbound.external_id or "",
+        author_user=actor,
+        text=text,
+        is_private=private,
+        sent_at=now,
+        delivery_status=Message.DeliveryStatus.QUEUED,
+        next_attempt_at=now,
+        idempotency_key=idempotency_key,
+    )
+    update_fields = ["last_activity_at"]
+    conversation.last_activity_at = now
+    if conversation.assignee_id is None:
+        # Answering an unassigned conversation takes it, so nobody else picks it up.
+        conversation.assignee = actor
+        conversation.assigned_at = now
+        update_fields += ["assignee", "assigned_at"]
+        audit(
+            "conversation.assigned",
+            actor=actor,
+            conversation_id=conversation.id,
+            assignee_id=actor.pk,
+            reason="replied",
+        )
+    conversation.save(update_fields=update_fields)
+    audit(
+        "reply.queued",
+        actor=actor,
+        conversation_id=conversation.id,
+        message_id=message.id,
+        private=private,
+    )
+    _enqueue_delivery(message.id)
+    return message
+
+
+def _requeue(message: Message, *, countdown: float = 0, error: str | None = None) -> None:
+    message.delivery_status = Message.DeliveryStatus.QUEUED
+    message.next_attempt_at = timezone.now() + timedelta(seconds=countdown)
+    update_fields = ["delivery_status", "next_attempt_at"]
+    if error is not None:
+        message.delivery_error = error
+        update_fields.append("delivery_error")
+    message.save(update_fields=update_fields)
+    _enqueue_delivery(message.id, countdown=countdown)
+
+
+def _enqueue_delivery(message_id: int, *, countdown: float = 0) -> None:
+    from inbox.tasks import send_reply
+
+    transaction.on_commit(lambda: send_reply.apply_async((message_id,), countdown=countdown))
+
+
+def reply_claim_for_sending(*, message_id: int) -> Message | None:
+    """Claim a queued reply for one delivery attempt; None if someone else has it or it's done.
+
+    A conditional update, so two workers given the same task never both post it.
+    """
+    claimed = Message.objects.filter(
+        id=message_id, delivery_status=Message.DeliveryStatus.QUEUED
+    ).update(
+        delivery_status=Message.DeliveryStatus.SENDING,
+        sending_started_at=timezone.now(),
+        delivery_attempts=F("delivery_attempts") + 1,
+    )
+    if not claimed:
+        return None
+    return Message.objects.select_related("channel", "conversation__contact").get(id=message_id)
+
+
+@transaction.atomic
+def reply_mark_sent(*, message_id: int, sent: SentReply, via: str = "send") -> Message:
+    message = Message.objects.select_for_update().get(id=message_id)
+    if message.delivery_status == Message.DeliveryStatus.SENT:
+        return message
+    # The poller (or a webhook) may have stored our reply as a reply made outside Webcare
+    # before we got here: it is this reply, so that copy goes and the log says so.
+    echo_copies = Message.objects.filter(
+        channel_id=message.channel_id, external_id=sent.external_id, idempotency_key__isnull=True
+    ).exclude(id=message.id)
+    for echo_id in echo_copies.values_list("id", flat=True):
+        audit(
+            "reply.echo_merged",
+            conversation_id=message.conversation_id,
+            message_id=message.id,
+            echo_message_id=echo_id,
+            external_id=sent.external_id,
+        )
+    echo_copies.delete()
+    reply_record_delivery(message, sent, via=via)
+    return message
+
+
+def reply_record_delivery(message: Message, sent: SentReply, *, via: str) -> None:
+    now = timezone.now()
+    message.delivery_status = Message.DeliveryStatus.SENT
+    message.external_id = sent.external_id
+    message.delivered_at = now
+    message.delivery_error = ""
+    message.raw = sent.raw
+    message.save(
+        update_fields=["delivery_status", "external_id", "delivered_at", "delivery_error", "raw"]
+    )
+    audit(
+        "reply.sent",
+        conversation_id=message.conversation_id,
+        message_id=message.id,
+        external_id=sent.external_id,
+        via=via,
+        attempts=message.delivery_attempts,
+    )
+    conversation_note_response(message.conversation, message, responded_at=now)
+
+
+def conversation_note_response(
+    conversation: Conversation, reply: Message, *, responded_at: datetime
+) -> None:
+    """Our reply reached the platform: the first response of the conversation and of its
+    current care cycle, and the citizen no longer waits, unless they wrote again after
+    the agent composed the reply. The status stays: pending and resolved are the agent's
+    choice."""
+    conversation = Conversation.objects.select_for_update().get(id=conversation.id)
+    update_fields = ["last_activity_at"]
+    conversation.last_activity_at = max(conversation.last_activity_at, responded_at)
+    if conversation.first_response_at is None:
+        conversation.first_response_at = responded_at
+        update_fields.append("first_response_at")
+    CareCycle.objects.filter(
+        conversation=conversation,
+        resolved_at__isnull=True,
+        first_response_at__isnull=True,
+        started_at__lte=reply.sent_at,
+    ).update(first_response_at=responded_at)
+    if conversation.waiting_since is not None and conversation.last_inbound_at <= reply.sent_at:
+        conversation.waiting_since = None
+        update_fields.append("waiting_since")
+    conversation.save(update_fields=update_fields)
+
+
+@transaction.atomic
+def reply_schedule_retry(*, message_id: int, error: str, retry_after: float | None) -> bool:
+    """Put a reply back in the queue after a transient failure; False once attempts ran out."""
+    message = Message.objects.select_for_update().get(id=message_id)
+    if message.delivery_status != Message.DeliveryStatus.SENDING:
+        return True
+    if message.delivery_attempts >= MAX_DELIVERY_ATTEMPTS:
+        _reply_fail(
+            message,
+            f"Gave up after {message.delivery_attempts} attempts. Last error: {error}",
+        )
+        return False
+    backoff = retry_after if retry_after is not None else 10 * 2 ** (message.delivery_attempts - 1)
+    backoff = min(backoff, 15 * 60)
+    _requeue(message, countdown=backoff, error=error)
+    audit(
+        "reply.retry_scheduled",
+        conversation_id=message.conversation_id,
+        message_id=message.id,
+        error=error,
+        retry_in_seconds=backoff,
+        attempts=message.delivery_attempts,
+    )
+    return True
+
+
+@transaction.atomic
+def reply_mark_failed(*, message_id: int, error: str) -> Message:
+    message = Message.objects.select_for_update().get(id=message_id)
+    if message.delivery_status in {Message.DeliveryStatus.SENT, Message.DeliveryStatus.FAILED}:
+        return message
+    _reply_fail(message, error)
+    return message
+
+
+def _reply_fail(message: Message, error: str) -> None:
+    message.delivery_status = Message.DeliveryStatus.FAILED
+    message.delivery_error = error
+    message.save(update_fields=["delivery_status", "delivery_error"])
+    audit(
+        "reply.failed", conversation_id=message.conversation_id, message_id=message.id, error=error
+    )
+
+
+@transaction.atomic
+def reply_retry(*, message_id: int, actor: User) -> Message:
+    """An agent sends a failed reply again. Delivery first checks it did not arrive after all."""
+    message = Message.objects.select_for_update().get(id=message_id)
+    if message.delivery_status != Message.DeliveryStatus.FAILED:
+        raise ServiceError(_("Only a failed reply can be sent again."))
+    _requeue(message)
+    audit(
+        "reply.retry_requested",
+        actor=actor,
+        conversation_id=message.conversation_id,
+        message_id=message.id,
+    )
+    return message
+
+
+@transaction.atomic
+def replies_recover_stuck() -> int:
+    """Requeue replies whose delivery task was lost: a worker died mid-send, or the broker
+    was unreachable when the reply was queued. The next attempt checks the platform first,
+    so recovering a reply that did get posted does not post it twice.
+    """
+    now = timezone.now()
+    stuck_sending = Q(
+        delivery_status=Message.DeliveryStatus.SENDING,
+        sending_started_at__lt=now - timedelta(seconds=settings.WEBCARE_STUCK_SENDING_SECONDS),
+    )
+    # A queued reply whose task should have run minutes ago but never did.
+    forgotten_queued = Q(
+        delivery_status=Message.DeliveryStatus.QUEUED,
+        next_attempt_at__lt=now - timedelta(seconds=settings.WEBCARE_STUCK_SENDING_SECONDS),
+    )
+    recovered = list(
+        Message.objects.select_for_update(skip_locked=True).filter(stuck_sending | forgotten_queued)
+    )
+    for message in recovered:
+        audit(
+            "reply.recovered",
+            conversation_id=message.conversation_id,
+            message_id=message.id,
+            previous_status=message.delivery_status,
+        )
+        _requeue(message)
+    return len(recovered)
+
+
+def reply_deliver(*, message_id: int) -> None:
+    """One delivery attempt of a queued reply (the `inbox.send_reply` task).
+
+    Runs outside a transaction: the platform call must not hold database locks. Before any
+    attempt after the first, it looks on the platform for the reply, because an earlier
+    attempt may have been posted without us hearing back (docs/architecture.md, "Replies").
+    """
+    from channels.base import ConnectorError, PlatformAuthor, RateLimited, ReplyTarget
+    from channels.registry import get_connector
+
+    message = reply_claim_for_sending(message_id=message_id)
+    if message is None:
+        return
+    contact = message.conversation.contact
+    target = ReplyTarget(
+        in_reply_to_external_id=message.in_reply_to_external_id,
+        recipient=PlatformAuthor(
+            external_id=contact.external_id,
+            username=contact.username,
+            display_name=contact.display_name,
+        ),
+        thread_key=message.conversation.external_thread_id,
+        private=message.is_private,
+        # Decided at sending time: a reply queued just inside 24 hours may go out after.
+        message_tag=private_reply_window(message.conversation, now=timezone.now()).message_tag
+        if message.is_private
+        else "",
+    )
+    try:
+        connector = get_connector(message.channel)
+        if message.delivery_attempts > 1:
+            found = connector.find_reply(
+                text=message.text, target=target, not_before=message.sent_at
+            )
+            if found is not None:
+                reply_mark_sent(message_id=message.id, sent=found, via="found_on_platform")
+                return
+        sent = connector.send_reply(text=message.text, target=target)
+    except ConnectorError as error:
+        if error.transient:
+            retry_after = error.retry_after if isinstance(error, RateLimited) else None
+            reply_schedule_retry(message_id=message.id, error=str(error), retry_after=retry_after)
+        else:
+            reply_mark_failed(message_id=message.id, error=str(error))
+        return
+    except Exception as error:
+        # A bug or an outage of our own: retry (which checks the platform first) and let
+        # the worker log the traceback.
+        reply_schedule_retry(
+            message_id=message.id, error=f"Internal error: {error!r}", retry_after=None
+        )
+        raise
+    reply_mark_sent(message_id=message.id, sent=sent)
