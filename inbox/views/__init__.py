@@ -107,6 +107,10 @@ def _render_conversation(
         "private_window": selectors.private_reply_window(conversation, now=timezone.now()),
         "move_to_private_text": MOVE_TO_PRIVATE_TEXT,
     }
+    from inbox.views import approval, assignment, lifecycle
+
+    for slice_view in (assignment, lifecycle, approval):
+        context.update(slice_view.conversation_context(request, conversation))
     return render(request, "inbox/conversation.html", context, status=status)
 
 

@@ -1,0 +1,14 @@
+"""Views of the approval slice (see inbox/services/approval.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from inbox.models import Conversation
+
+
+def conversation_context(request: HttpRequest, conversation: Conversation) -> dict[str, Any]:
+    """What the conversation page needs from this slice."""
+    return {}
