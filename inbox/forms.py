@@ -3,6 +3,8 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from inbox.models import Team
+
 # Far above every platform's limit; only stops absurd posts. The platform's own limit, as
 # the platform counts (X: URLs 23, emoji 2), is checked by reply_create and shown live.
 MAX_REPLY_CHARACTERS = 20_000
@@ -20,6 +22,11 @@ class ReplyForm(forms.Form):
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
     # Only offered where the platform can answer a public message privately (DM).
     private = forms.BooleanField(required=False)
+    # Collision detection: the newest message of the thread when the composer was rendered.
+    # Sending refuses (NewerMessagesSinceOpened) when a message arrived after it, unless
+    # the agent ticks "Send anyway".
+    seen_message_id = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    confirmed_despite_newer = forms.BooleanField(label=_("Send anyway"), required=False)
 
     def __init__(self, *args: object, max_length: int, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -48,7 +55,14 @@ class CannedResponseForm(forms.Form):
         help_text=_("You can use {{ naam }}, {{ agent_voornaam }} and {{ gemeente }}."),
     )
     # Only offered to team leads; the service refuses it for anyone else.
-    shared = forms.BooleanField(label=_("Shared with the whole team"), required=False)
+    shared = forms.BooleanField(label=_("Shared with colleagues"), required=False)
+    team = forms.ModelChoiceField(
+        label=_("Shared with"),
+        queryset=Team.objects.order_by("name"),
+        required=False,
+        empty_label=_("Everyone"),
+        help_text=_("A team's responses are offered only to its members."),
+    )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

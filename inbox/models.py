@@ -263,6 +263,9 @@ class ConversationTag(models.Model):
             models.UniqueConstraint(fields=["conversation", "tag"], name="conversationtag_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"Tag {self.tag_id} on conversation {self.conversation_id}"
+
 
 class Note(models.Model):
     """A private note between colleagues on a conversation; never sent to the platform."""
@@ -297,10 +300,14 @@ class NoteMention(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["note", "user"], name="notemention_unique"),
         ]
+
         indexes = [
             # "Mentions of me" in the inbox: the unread ones.
             models.Index(fields=["user"], name="notemention_unread_idx", condition=Q(read_at=None)),
         ]
+
+    def __str__(self) -> str:
+        return f"Mention of {self.user_id} in note {self.note_id}"
 
 
 class Message(models.Model):
@@ -608,9 +615,7 @@ class RoutingRule(models.Model):
     # Words or #hashtags, one per line or separated by commas; any of them in the first
     # message matches (whole words, case and accents ignored).
     keywords = models.TextField(blank=True)
-    contact_category = models.CharField(
-        max_length=16, choices=Contact.Category.choices, blank=True
-    )
+    contact_category = models.CharField(max_length=16, choices=Contact.Category.choices, blank=True)
     # Outcome.
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="routing_rules")
     priority = models.PositiveSmallIntegerField(

@@ -12,6 +12,11 @@ def assign_waiting() -> int:
     return services.conversations_assign_waiting()
 
 
+@shared_task(name="inbox.presence_sweep", ignore_result=True)
+def presence_sweep() -> int:
+    return services.agents_mark_inactive_away()
+
+
 @shared_task(name="inbox.send_reply", ignore_result=True)
 def send_reply(message_id: int) -> None:
     services.reply_deliver(message_id=message_id)
@@ -20,3 +25,8 @@ def send_reply(message_id: int) -> None:
 @shared_task(name="inbox.recover_stuck_replies", ignore_result=True)
 def recover_stuck_replies() -> int:
     return services.replies_recover_stuck()
+
+
+@shared_task(name="inbox.wake_snoozed", ignore_result=True)
+def wake_snoozed() -> int:
+    return services.conversations_wake_snoozed()

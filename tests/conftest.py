@@ -60,14 +60,22 @@ def channel(db: None, sandbox: SandboxServer) -> Channel:
 @pytest.fixture
 def agent(db: None) -> AgentProfile:
     return staff_member_create(
-        username="anouk", password=PASSWORD, first_name="Anouk", last_name="Jansen", presence="available"
+        username="anouk",
+        password=PASSWORD,
+        first_name="Anouk",
+        last_name="Jansen",
+        presence="available",
     )
 
 
 @pytest.fixture
 def second_agent(db: None) -> AgentProfile:
     return staff_member_create(
-        username="bram", password=PASSWORD, first_name="Bram", last_name="Bakker", presence="available"
+        username="bram",
+        password=PASSWORD,
+        first_name="Bram",
+        last_name="Bakker",
+        presence="available",
     )
 
 
@@ -124,3 +132,15 @@ def _end_stray_test_database_sessions(django_db_setup: None, django_db_blocker) 
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture
+def logged_in(client):  # type: ignore[no-untyped-def]
+    """`logged_in(agent)` returns the test client logged in as that persona."""
+
+    def login(profile_or_user):  # type: ignore[no-untyped-def]
+        user = getattr(profile_or_user, "user", profile_or_user)
+        assert client.login(username=user.username, password=PASSWORD)
+        return client
+
+    return login

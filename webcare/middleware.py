@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils import translation
+from django.utils import timezone, translation
 
 
 class ChosenLanguageMiddleware:
@@ -24,4 +24,29 @@ class ChosenLanguageMiddleware:
         request.LANGUAGE_CODE = language
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
+        return response
+
+
+class AgentSeenMiddleware:
+    """Records when a staff member last used Webcare (AgentProfile.last_seen_at), which the
+    presence sweep uses to set idle agents away.
+
+    Reads the profile that `staff_required` already loaded on the request, so a request
+    costs no query unless the last write is over a minute old; the write itself is a
+    conditional update (one per minute per agent however many processes serve them).
+    It never changes presence: an agent set away comes back away and chooses.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        profile = getattr(request, "agent_profile", None)
+        if profile is not None:
+            from inbox.services.assignment import SEEN_WRITE_INTERVAL, agent_record_seen
+
+            now = timezone.now()
+            if profile.last_seen_at is None or now - profile.last_seen_at >= SEEN_WRITE_INTERVAL:
+                agent_record_seen(user_id=profile.user_id, now=now)
         return response

@@ -88,6 +88,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    # Swagger UI's JavaScript and CSS from our own static files: the docs work offline.
+    "drf_spectacular_sidecar",
     "channels.apps.ChannelsConfig",
     "inbox.apps.InboxConfig",
 ]
@@ -100,6 +105,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "webcare.middleware.AgentSeenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -219,6 +225,10 @@ CELERY_BEAT_SCHEDULE = {
     "inbox.assign_waiting": {"task": "inbox.assign_waiting", "schedule": 60.0},
     # Replies left in `sending` by a crashed worker or a lost response get checked.
     "inbox.recover_stuck_replies": {"task": "inbox.recover_stuck_replies", "schedule": 120.0},
+    # Available agents idle for WEBCARE_AUTO_AWAY_MINUTES become away.
+    "inbox.presence_sweep": {"task": "inbox.presence_sweep", "schedule": 60.0},
+    # Snoozed conversations whose time has come open again (at most 30 s late).
+    "inbox.wake_snoozed": {"task": "inbox.wake_snoozed", "schedule": 30.0},
 }
 
 # --- Webcare ------------------------------------------------------------------------------
@@ -232,8 +242,63 @@ WEBCARE_STUCK_SENDING_SECONDS = env_int("WEBCARE_STUCK_SENDING_SECONDS", 300, mi
 WEBCARE_MUNICIPALITY_NAME = (
     env_str("WEBCARE_MUNICIPALITY_NAME", "Gemeente Demodorp") or "Gemeente Demodorp"
 )
+# An available agent without any request for this long is set away (presence sweep).
+WEBCARE_AUTO_AWAY_MINUTES = env_int("WEBCARE_AUTO_AWAY_MINUTES", 15, minimum=1)
+# A citizen who writes again within this many days goes back to the agent who handled them.
+WEBCARE_STICKY_DAYS = env_int("WEBCARE_STICKY_DAYS", 7, minimum=0)
 # Port of the local sandbox platform started by `make run` (demo channel points at it).
 WEBCARE_SANDBOX_PORT = env_int("SANDBOX_PORT", 8025, minimum=1)
+
+# --- REST API (docs/architecture.md, "REST API") ------------------------------------------
+# Requests per user and minute; over it the API answers 429 with Retry-After.
+WEBCARE_API_RATE_LIMIT = env_int("WEBCARE_API_RATE_LIMIT", 600, minimum=1)
+REST_FRAMEWORK = {
+    # Scripts send `Authorization: Token …`; the browsable API and Swagger UI use the
+    # session of the logged-in agent (with its CSRF check).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # The same rule as the UI: only the webcare team (users with an AgentProfile).
+    "DEFAULT_PERMISSION_CLASSES": ["inbox.api.permissions.IsStaff"],
+    "DEFAULT_PAGINATION_CLASS": "inbox.api.pagination.IdCursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["inbox.api.throttling.PerUserRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "inbox.api.exceptions.json_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Webcare API",
+    "DESCRIPTION": (
+        "The shared inbox of the webcare team as JSON: conversations, replies, assignment, "
+        "notes, tags, canned responses, agents and channels. Authenticate with "
+        "`Authorization: Token <key>` (`python manage.py api_token USERNAME`). Errors are "
+        '`{"detail": "…", "code": "…"}`.'
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema describes the API, not data: readable without logging in.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelKindEnum": "channels.models.Channel.Kind",
+        "AuthorKindEnum": ["citizen", "agent", "municipality"],
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "inbox.api.schema.add_error_responses",
+    ],
+}
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO") or "INFO"
 LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")

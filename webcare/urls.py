@@ -14,5 +14,7 @@ urlpatterns = [
     # By channel name, not id: the name is what admins see in `channels list`, and the
     # callback URL typed into Meta's dashboard stays valid when the database is rebuilt.
     path("webhooks/facebook/<slug:channel_name>/", facebook_webhook, name="facebook_webhook"),
+    # The REST API, its OpenAPI schema and docs (docs/architecture.md, "REST API").
+    path("api/", include("inbox.api.urls")),
     path("", include("inbox.urls")),
 ]

@@ -153,9 +153,7 @@ def dashboard_metrics(*, now: datetime, days: int = 7) -> list[ChannelMetrics]:
         .annotate(count=Count("conversation_id", distinct=True))
     )
     waiting = per_channel(
-        Conversation.objects.filter(
-            status=Conversation.Status.OPEN, waiting_since__isnull=False
-        )
+        Conversation.objects.filter(status=Conversation.Status.OPEN, waiting_since__isnull=False)
         .values("channel_id")
         .annotate(count=Count("id"))
     )
@@ -238,10 +236,20 @@ def private_reply_window(conversation: Conversation, *, now: datetime) -> Privat
 CANNED_RESULTS_LIMIT = 20
 
 
+def _canned_responses_visible_to(user: User) -> QuerySet[CannedResponse]:
+    """The user's own, the ones shared with everyone, and those of the user's teams."""
+    return CannedResponse.objects.filter(
+        Q(owner=user)
+        | Q(owner__isnull=True, team__isnull=True)
+        | Q(owner__isnull=True, team__memberships__user=user)
+    )
+
+
 def canned_responses_for(user: User, query: str = "") -> list[CannedResponse]:
-    """The shared responses and the user's own, matching `query` (without a leading `/`)
-    in shortcut, title or text; by shortcut, at most CANNED_RESULTS_LIMIT."""
-    responses = CannedResponse.objects.filter(Q(owner__isnull=True) | Q(owner=user))
+    """The responses `user` may use (see _canned_responses_visible_to), matching `query`
+    (without a leading `/`) in shortcut, title or text; by shortcut, at most
+    CANNED_RESULTS_LIMIT."""
+    responses = _canned_responses_visible_to(user).select_related("team")
     query = query.strip().removeprefix("/").strip()
     if query:
         responses = responses.filter(
@@ -273,10 +281,14 @@ def canned_responses_rendered(
 
 
 def canned_responses_manageable(user: User) -> tuple[list[CannedResponse], list[CannedResponse]]:
-    """(shared, personal) for the management page."""
-    responses = list(
-        CannedResponse.objects.filter(Q(owner__isnull=True) | Q(owner=user)).order_by("shortcut")
-    )
+    """(shared, personal) for the management page. Team leads see every shared response,
+    including those of teams they are not in: they manage them."""
+    profile = agent_profile_for(user)
+    if profile is not None and profile.role == AgentProfile.Role.TEAM_LEAD:
+        visible = CannedResponse.objects.filter(Q(owner__isnull=True) | Q(owner=user))
+    else:
+        visible = _canned_responses_visible_to(user)
+    responses = list(visible.select_related("team").order_by("shortcut"))
     return [r for r in responses if r.is_shared], [r for r in responses if not r.is_shared]
 
 
@@ -288,11 +300,7 @@ def canned_response_rendered(
     *, conversation: Conversation, user: User, canned_response_id: int
 ) -> CannedChoice | None:
     """One shared or own canned response filled in; None if there is no such one for user."""
-    response = (
-        CannedResponse.objects.filter(Q(owner__isnull=True) | Q(owner=user))
-        .filter(pk=canned_response_id)
-        .first()
-    )
+    response = _canned_responses_visible_to(user).filter(pk=canned_response_id).first()
     if response is None:
         return None
     rendered = canned.render_text(

@@ -15,9 +15,14 @@ Each service is one transaction that also writes its audit event, and sends side
 are re-exported here.
 """
 
+from inbox.services.api_tokens import *  # noqa: F403
+from inbox.services.approval import *  # noqa: F403
 from inbox.services.assignment import *  # noqa: F403
 from inbox.services.canned_responses import *  # noqa: F403
 from inbox.services.common import ServiceError, audit  # noqa: F401
 from inbox.services.ingest import *  # noqa: F403
+from inbox.services.lifecycle import *  # noqa: F403
 from inbox.services.replies import *  # noqa: F403
+from inbox.services.routing import *  # noqa: F403
 from inbox.services.staff import *  # noqa: F403
+from inbox.services.teams import *  # noqa: F403

@@ -13,10 +13,29 @@ from inbox import canned
 from inbox.models import (
     AgentProfile,
     CannedResponse,
+    Team,
 )
 from inbox.services.common import ServiceError, audit
 
 logger = logging.getLogger(__name__)
+
+
+class _Unchanged:
+    """The `team_id` of an update that leaves the team as it is."""
+
+
+UNCHANGED = _Unchanged()
+
+
+def _canned_response_team(team_id: int | None, *, shared: bool) -> Team | None:
+    if team_id is None:
+        return None
+    if not shared:
+        raise ServiceError(_("Only a shared canned response can belong to a team."))
+    team = Team.objects.filter(pk=team_id).first()
+    if team is None:
+        raise ServiceError(_("This team does not exist."))
+    return team
 
 
 def _canned_response_check_access(actor: User, *, owner: User | None) -> None:
@@ -46,13 +65,15 @@ def _canned_response_check_unique(
 
 @transaction.atomic
 def canned_response_create(
-    *, actor: User, shortcut: str, title: str, text: str, shared: bool
+    *, actor: User, shortcut: str, title: str, text: str, shared: bool, team_id: int | None = None
 ) -> CannedResponse:
+    """`shared` with the whole staff, or, with `team_id`, with that team's members only."""
     owner = None if shared else actor
     _canned_response_check_access(actor, owner=owner)
+    team = _canned_response_team(team_id, shared=shared)
     _canned_response_check_unique(shortcut=shortcut, owner=owner)
     response = CannedResponse.objects.create(
-        shortcut=shortcut, title=title, text=text, owner=owner, created_by=actor
+        shortcut=shortcut, title=title, text=text, owner=owner, team=team, created_by=actor
     )
     audit(
         "canned_response.created",
@@ -60,25 +81,37 @@ def canned_response_create(
         canned_response_id=response.pk,
         shortcut=shortcut,
         shared=shared,
+        team_id=team_id,
     )
     return response
 
 
 @transaction.atomic
 def canned_response_update(
-    *, actor: User, canned_response_id: int, shortcut: str, title: str, text: str
+    *,
+    actor: User,
+    canned_response_id: int,
+    shortcut: str,
+    title: str,
+    text: str,
+    team_id: int | _Unchanged | None = UNCHANGED,
 ) -> CannedResponse:
     response = CannedResponse.objects.select_for_update().get(pk=canned_response_id)
     _canned_response_check_access(actor, owner=response.owner)
     _canned_response_check_unique(shortcut=shortcut, owner=response.owner, exclude_id=response.pk)
     response.shortcut, response.title, response.text = shortcut, title, text
-    response.save(update_fields=["shortcut", "title", "text", "updated_at"])
+    update_fields = ["shortcut", "title", "text", "updated_at"]
+    if not isinstance(team_id, _Unchanged):
+        response.team = _canned_response_team(team_id, shared=response.is_shared)
+        update_fields.append("team")
+    response.save(update_fields=update_fields)
     audit(
         "canned_response.updated",
         actor=actor,
         canned_response_id=response.pk,
         shortcut=shortcut,
         shared=response.is_shared,
+        team_id=response.team_id,
     )
     return response
 

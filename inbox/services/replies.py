@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -12,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from channels.base import SentReply
 from inbox.models import (
@@ -23,9 +25,31 @@ from inbox.selectors import private_reply_window, reply_signature
 from inbox.services.common import ServiceError, audit
 from inbox.signatures import signed
 
+if TYPE_CHECKING:
+    from channels.registry import ReplyRules
+
 logger = logging.getLogger(__name__)
 
 MAX_DELIVERY_ATTEMPTS = 6
+
+
+class NewerMessagesSinceOpened(ServiceError):
+    """Messages arrived in the conversation after the agent opened it: the reply may not fit
+    any more. Sending it anyway needs `confirmed_despite_newer` (the API answers 409)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        super().__init__(
+            ngettext(
+                "A new message arrived in this conversation since you opened it. Read it "
+                "first; if your reply still fits, confirm that you want to send it anyway.",
+                "%(count)d new messages arrived in this conversation since you opened it. "
+                "Read them first; if your reply still fits, confirm that you want to send it "
+                "anyway.",
+                count,
+            )
+            % {"count": count}
+        )
 
 
 def reply_create(
@@ -35,13 +59,23 @@ def reply_create(
     text: str,
     idempotency_key: uuid.UUID,
     private: bool = False,
+    seen_message_id: int | None = None,
+    confirmed_despite_newer: bool = False,
 ) -> Message:
     """Queue a reply for delivery. The same idempotency key always yields the same reply.
 
     `private` asks for a direct message in a public conversation; a private conversation
     is always answered privately.
+
+    A trainee's reply, or one with a flagged word, waits for a team lead instead of being
+    queued (four-eyes, inbox/services/approval.py).
+
+    `seen_message_id` is the newest message the agent saw when the composer was rendered:
+    if a citizen or a colleague wrote after it, NewerMessagesSinceOpened is raised unless
+    `confirmed_despite_newer` (collision detection, docs/architecture.md).
     """
     from channels.registry import reply_rules
+    from inbox.services.approval import approval_reason_for
 
     existing = Message.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
@@ -75,6 +109,25 @@ def reply_create(
                 "permission). It can be sent once they write again."
             )
         )
+    reply_check_length(rules, text, private=private)
+    approval_reason = approval_reason_for(actor=actor, text=text)
+    try:
+        return _reply_create(
+            conversation_id,
+            actor,
+            text,
+            idempotency_key,
+            private,
+            approval_reason=approval_reason,
+            seen_message_id=None if confirmed_despite_newer else seen_message_id,
+        )
+    except IntegrityError:
+        # A double-submitted form raced us to the insert: the other request's row stands.
+        return Message.objects.get(idempotency_key=idempotency_key)
+
+
+def reply_check_length(rules: ReplyRules, text: str, *, private: bool) -> None:
+    """Refuse a text longer than the platform accepts, counted the way the platform counts."""
     length = rules.measure(text)
     limit = rules.limit(private=private)
     if length > limit:
@@ -82,18 +135,30 @@ def reply_create(
             _("This reply counts %(length)d characters on the platform; it allows %(max)d.")
             % {"length": length, "max": limit}
         )
-    try:
-        return _reply_create(conversation_id, actor, text, idempotency_key, private)
-    except IntegrityError:
-        # A double-submitted form raced us to the insert: the other request's row stands.
-        return Message.objects.get(idempotency_key=idempotency_key)
 
 
 @transaction.atomic
 def _reply_create(
-    conversation_id: int, actor: User, text: str, idempotency_key: uuid.UUID, private: bool
+    conversation_id: int,
+    actor: User,
+    text: str,
+    idempotency_key: uuid.UUID,
+    private: bool,
+    *,
+    approval_reason: str,
+    seen_message_id: int | None,
 ) -> Message:
+    from inbox.selectors.approval import messages_since_seen
+
+    # The lock also serialises two agents replying at once: the second sees the first's
+    # reply as newer than what it saw.
     conversation = Conversation.objects.select_for_update().get(id=conversation_id)
+    if seen_message_id is not None:
+        newer = messages_since_seen(
+            conversation_id=conversation.id, seen_message_id=seen_message_id, viewer_id=actor.pk
+        ).count()
+        if newer:
+            raise NewerMessagesSinceOpened(newer)
     last_inbound = (
         conversation.messages.filter(direction=Message.Direction.INBOUND)
         .order_by("-sent_at", "-id")
@@ -111,8 +176,14 @@ def _reply_create(
         text=text,
         is_private=private,
         sent_at=now,
-        delivery_status=Message.DeliveryStatus.QUEUED,
-        next_attempt_at=now,
+        # Awaiting approval: no attempt is due until a team lead approves it.
+        delivery_status=(
+            Message.DeliveryStatus.AWAITING_APPROVAL
+            if approval_reason
+            else Message.DeliveryStatus.QUEUED
+        ),
+        next_attempt_at=None if approval_reason else now,
+        approval_reason=approval_reason,
         idempotency_key=idempotency_key,
     )
     update_fields = ["last_activity_at"]
@@ -130,6 +201,17 @@ def _reply_create(
             reason="replied",
         )
     conversation.save(update_fields=update_fields)
+    if approval_reason:
+        # Not delivered, so the citizen still waits: waiting_since stays as it is.
+        audit(
+            "reply.awaiting_approval",
+            actor=actor,
+            conversation_id=conversation.id,
+            message_id=message.id,
+            private=private,
+            reason=approval_reason,
+        )
+        return message
     audit(
         "reply.queued",
         actor=actor,

@@ -1,13 +1,220 @@
-"""Routing: which team a new conversation goes to, and with which priority."""
+"""Routing: which team a new conversation goes to, and with which priority; the rules team
+leads edit for that, and the contact categories they route on (docs/architecture.md,
+"Assignment engine"). The matching itself is pure: inbox/routing.py."""
 
 from __future__ import annotations
 
-from inbox.models import Conversation, Team
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from channels.models import Channel
+from inbox import routing
+from inbox.models import Contact, Conversation, RoutingRule, Team
+from inbox.services.assignment import staff_profile_or_denied, team_lead_or_denied
+from inbox.services.common import ServiceError, audit
+
+__all__ = [
+    "contact_set_category",
+    "route_new_conversation",
+    "routing_rule_create",
+    "routing_rule_delete",
+    "routing_rule_update",
+]
 
 
 def route_new_conversation(conversation: Conversation, first_text: str) -> None:
-    """Give a new conversation its team and priority. The caller saves nothing: this does."""
-    default_team = Team.objects.filter(is_default=True).first()
-    if default_team is not None:
-        conversation.team = default_team
-        conversation.save(update_fields=["team"])
+    """Give a new conversation its team and priority: the first active rule (by position)
+    whose every condition matches, else the default team with normal priority.
+
+    Called by ingest inside its transaction, with the conversation row locked; saves it.
+    """
+    rules = [
+        routing.Rule(
+            conditions=routing.RuleConditions(
+                channel_id=rule.channel_id,
+                keywords=routing.keywords_parse(rule.keywords),
+                contact_category=rule.contact_category,
+            ),
+            outcome=rule,
+        )
+        for rule in RoutingRule.objects.filter(is_active=True).order_by("position", "id")
+    ]
+    facts = routing.NewConversationFacts(
+        channel_id=conversation.channel_id,
+        first_text=first_text,
+        contact_category=conversation.contact.category,
+    )
+    matched = routing.first_matching(rules, facts)
+    if matched is not None:
+        conversation.team_id = matched.team_id
+        conversation.priority = matched.priority
+    else:
+        conversation.team = Team.objects.filter(is_default=True).first()
+        conversation.priority = Conversation.Priority.NORMAL
+    conversation.save(update_fields=["team", "priority"])
+    audit(
+        "conversation.routed",
+        channel_id=conversation.channel_id,
+        conversation_id=conversation.id,
+        rule_id=matched.pk if matched is not None else None,
+        routed_by="rule" if matched is not None else "default",
+        team_id=conversation.team_id,
+        priority=conversation.priority,
+    )
+
+
+def _rule_fields(
+    *,
+    name: str,
+    team_id: int,
+    position: int,
+    is_active: bool,
+    channel_id: int | None,
+    keywords: str,
+    contact_category: str,
+    priority: int,
+) -> dict[str, Any]:
+    """Checked values for a rule's columns; ServiceError names what is wrong."""
+    name = name.strip()
+    if not name:
+        raise ServiceError(_("Give the rule a name."))
+    if not Team.objects.filter(id=team_id).exists():
+        raise ServiceError(_("This team does not exist."))
+    if channel_id is not None and not Channel.objects.filter(id=channel_id).exists():
+        raise ServiceError(_("This channel does not exist."))
+    if contact_category and contact_category not in Contact.Category.values:
+        raise ServiceError(_("Unknown contact category."))
+    if priority not in Conversation.Priority.values:
+        raise ServiceError(_("Unknown priority."))
+    if position < 0:
+        raise ServiceError(_("The position cannot be negative."))
+    # Stored as typed, one keyword per line, so the team lead sees what they wrote.
+    cleaned_keywords = "\n".join(
+        line.strip() for line in keywords.replace(",", "\n").splitlines() if line.strip()
+    )
+    if keywords.strip() and not routing.keywords_parse(cleaned_keywords):
+        raise ServiceError(_("The keywords contain no words."))
+    return {
+        "name": name[:100],
+        "team_id": team_id,
+        "position": position,
+        "is_active": is_active,
+        "channel_id": channel_id,
+        "keywords": cleaned_keywords,
+        "contact_category": contact_category,
+        "priority": priority,
+    }
+
+
+@transaction.atomic
+def routing_rule_create(
+    *,
+    actor: User,
+    name: str,
+    team_id: int,
+    position: int = 100,
+    is_active: bool = True,
+    channel_id: int | None = None,
+    keywords: str = "",
+    contact_category: str = "",
+    priority: int = Conversation.Priority.NORMAL,
+) -> RoutingRule:
+    team_lead_or_denied(actor)
+    fields = _rule_fields(
+        name=name,
+        team_id=team_id,
+        position=position,
+        is_active=is_active,
+        channel_id=channel_id,
+        keywords=keywords,
+        contact_category=contact_category,
+        priority=priority,
+    )
+    rule = RoutingRule.objects.create(**fields)
+    audit("routing_rule.created", actor=actor, routing_rule_id=rule.pk, **fields)
+    return rule
+
+
+@transaction.atomic
+def routing_rule_update(
+    *,
+    actor: User,
+    routing_rule_id: int,
+    name: str,
+    team_id: int,
+    position: int,
+    is_active: bool,
+    channel_id: int | None = None,
+    keywords: str = "",
+    contact_category: str = "",
+    priority: int = Conversation.Priority.NORMAL,
+) -> RoutingRule:
+    team_lead_or_denied(actor)
+    rule = RoutingRule.objects.select_for_update().filter(id=routing_rule_id).first()
+    if rule is None:
+        raise ServiceError(_("This routing rule does not exist."))
+    fields = _rule_fields(
+        name=name,
+        team_id=team_id,
+        position=position,
+        is_active=is_active,
+        channel_id=channel_id,
+        keywords=keywords,
+        contact_category=contact_category,
+        priority=priority,
+    )
+    changed = [column for column, value in fields.items() if getattr(rule, column) != value]
+    if not changed:
+        return rule
+    previous = {column: getattr(rule, column) for column in changed}
+    for column in changed:
+        setattr(rule, column, fields[column])
+    rule.save(update_fields=[*changed, "updated_at"])
+    audit(
+        "routing_rule.updated",
+        actor=actor,
+        routing_rule_id=rule.pk,
+        previous=previous,
+        **{column: fields[column] for column in changed},
+    )
+    return rule
+
+
+@transaction.atomic
+def routing_rule_delete(*, actor: User, routing_rule_id: int) -> None:
+    team_lead_or_denied(actor)
+    rule = RoutingRule.objects.select_for_update().filter(id=routing_rule_id).first()
+    if rule is None:
+        return  # deleted already: a double click deletes once
+    audit("routing_rule.deleted", actor=actor, routing_rule_id=rule.pk, name=rule.name)
+    rule.delete()
+
+
+@transaction.atomic
+def contact_set_category(*, actor: User, contact_id: int, category: str) -> Contact:
+    """Flag a contact as press, council member or VIP (or back to citizen). Routing rules
+    use it for the contact's next conversations; the current ones keep their team (a
+    transfer moves them)."""
+    staff_profile_or_denied(actor)
+    if category not in Contact.Category.values:
+        raise ServiceError(_("Unknown contact category."))
+    contact = Contact.objects.select_for_update().filter(id=contact_id).first()
+    if contact is None:
+        raise ServiceError(_("This contact does not exist."))
+    if contact.category == category:
+        return contact
+    previous = contact.category
+    contact.category = category
+    contact.save(update_fields=["category", "updated_at"])
+    audit(
+        "contact.category_changed",
+        actor=actor,
+        channel_id=contact.channel_id,
+        contact_id=contact.pk,
+        previous=previous,
+        category=category,
+    )
+    return contact

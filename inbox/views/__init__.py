@@ -24,6 +24,7 @@ from channels.selectors import channels_failing, channels_with_health
 from inbox import canned, selectors, services
 from inbox.forms import CannedResponseForm, ReplyForm
 from inbox.models import AgentProfile, CannedResponse, Conversation, Message
+from inbox.selectors.lifecycle import mentions_unread_for
 
 View = Callable[..., HttpResponse]
 
@@ -53,7 +54,7 @@ def team_lead_required(view: View) -> View:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.agent_profile.role != AgentProfile.Role.TEAM_LEAD:  # type: ignore[attr-defined]
-            raise PermissionDenied(_("Only team leads can see the dashboard."))
+            raise PermissionDenied(_("Only team leads can open this page."))
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -68,6 +69,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "queue": selectors.conversations_in_queue(),
         "counts": selectors.inbox_counts(user),
         "failing_channels": channels_failing(),
+        "mentions": mentions_unread_for(user),
     }
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "inbox/_lists.html", context)
@@ -130,6 +132,7 @@ def _reply_max_length(conversation: Conversation) -> int:
 @staff_required
 def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation_or_404(conversation_id)
+    services.mentions_mark_read(actor=_staff_user(request), conversation_id=conversation.id)
     rules = reply_rules(conversation.channel)
     initial = {}
     if rules.addressed is not None:
@@ -156,17 +159,31 @@ def reply_send(request: HttpRequest, conversation_id: int) -> HttpResponse:
     form = ReplyForm(request.POST, max_length=max_length)
     if form.is_valid():
         try:
-            services.reply_create(
+            message = services.reply_create(
                 conversation_id=conversation.id,
                 actor=_staff_user(request),
                 text=form.cleaned_data["text"],
                 idempotency_key=form.cleaned_data["idempotency_key"],
                 private=form.cleaned_data["private"],
+                seen_message_id=form.cleaned_data["seen_message_id"],
+                confirmed_despite_newer=form.cleaned_data["confirmed_despite_newer"],
             )
+        except services.NewerMessagesSinceOpened as error:
+            # The composer comes back with the text, the messages that arrived and a
+            # "Send anyway" checkbox (templates/inbox/conversation.html, composer).
+            form.add_error("confirmed_despite_newer", str(error))
         except services.ServiceError as error:
             form.add_error("text", str(error))
         else:
-            flash.success(request, _("Your reply is queued for sending."))
+            from inbox import collision
+
+            collision.typing_stopped(
+                conversation_id=conversation.id, user_id=_staff_user(request).pk
+            )
+            if message.delivery_status == Message.DeliveryStatus.AWAITING_APPROVAL:
+                flash.info(request, _("Your reply waits for a team lead's approval."))
+            else:
+                flash.success(request, _("Your reply is queued for sending."))
             return redirect("inbox:conversation", conversation_id=conversation.id)
     # Keep the key: resubmitting the corrected form must still be one reply.
     return _render_conversation(request, conversation, form, status=422)
@@ -307,6 +324,7 @@ def canned_create(request: HttpRequest) -> HttpResponse:
                 title=form.cleaned_data["title"],
                 text=form.cleaned_data["text"],
                 shared=form.cleaned_data["shared"],
+                team_id=_team_id(form) if form.cleaned_data["shared"] else None,
             )
         except services.ServiceError as error:
             form.add_error("shortcut", str(error))
@@ -315,6 +333,11 @@ def canned_create(request: HttpRequest) -> HttpResponse:
             return redirect("inbox:canned_list")
     status = 422 if request.method == "POST" else 200
     return _canned_form_page(request, form, None, status)
+
+
+def _team_id(form: CannedResponseForm) -> int | None:
+    team = form.cleaned_data.get("team")
+    return team.pk if team is not None else None
 
 
 def _canned_or_404(canned_response_id: int) -> CannedResponse:
@@ -333,6 +356,7 @@ def canned_edit(request: HttpRequest, canned_response_id: int) -> HttpResponse:
         "title": response.title,
         "text": response.text,
         "shared": response.is_shared,
+        "team": response.team_id,
     }
     form = CannedResponseForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -343,6 +367,7 @@ def canned_edit(request: HttpRequest, canned_response_id: int) -> HttpResponse:
                 shortcut=form.cleaned_data["shortcut"],
                 title=form.cleaned_data["title"],
                 text=form.cleaned_data["text"],
+                team_id=_team_id(form) if response.is_shared else None,
             )
         except services.ServiceError as error:
             form.add_error("shortcut", str(error))

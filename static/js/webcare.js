@@ -133,3 +133,35 @@
     document.querySelectorAll("form.reply-form").forEach(bindSubmitGuard);
   });
 })();
+
+// --- Approval and collision detection (inbox/collision.py) ---------------------------------
+// While the agent types in the composer, tell the server at most every 3 s, so that
+// colleagues with the same conversation open see "… is typing". The server forgets it 6 s
+// after the last signal. Without JavaScript nobody sees typing; everything else works.
+(function () {
+  "use strict";
+
+  var TYPING_SIGNAL_INTERVAL_MS = 3000;
+
+  function bindTypingSignal(form) {
+    var url = form.dataset.typingUrl;
+    var textarea = form.querySelector("textarea");
+    var tokenInput = form.querySelector("input[name=csrfmiddlewaretoken]");
+    if (!url || !textarea || !tokenInput || !window.fetch) return;
+    var lastSent = 0;
+    textarea.addEventListener("input", function () {
+      var now = Date.now();
+      if (now - lastSent < TYPING_SIGNAL_INTERVAL_MS) return;
+      lastSent = now;
+      fetch(url, {
+        method: "POST",
+        headers: { "X-CSRFToken": tokenInput.value },
+        credentials: "same-origin"
+      }).catch(function () { /* presence is a convenience; never bother the agent */ });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form.reply-form[data-typing-url]").forEach(bindTypingSignal);
+  });
+})();

@@ -315,3 +315,98 @@ def test_one_rule_says_who_manages_which_canned_response():
     assert canned.access_refusal(role="agent", actor_id=1, owner_id=1) == ""
     assert "team leads" in canned.access_refusal(role="agent", actor_id=1, owner_id=None)
     assert "your own" in canned.access_refusal(role="team_lead", actor_id=1, owner_id=2)
+
+
+# --- team-scoped responses -------------------------------------------------------------------
+
+
+@pytest.fixture
+def afval_team(agent):
+    from inbox.models import Team, TeamMembership
+
+    team = Team.objects.create(name="Afval & Reiniging")
+    TeamMembership.objects.create(team=team, user=agent.user)
+    return team
+
+
+def test_a_team_response_is_offered_to_its_members_only(team_lead, agent, second_agent, afval_team):
+    canned_response_create(
+        actor=team_lead.user,
+        shortcut="grofvuil",
+        title="Grofvuil ophalen",
+        text="Grofvuil meld je aan via de website.",
+        shared=True,
+        team_id=afval_team.pk,
+    )
+
+    assert [r.shortcut for r in selectors.canned_responses_for(agent.user, "grof")] == ["grofvuil"]
+    assert selectors.canned_responses_for(second_agent.user, "grof") == []
+    shared, _personal = selectors.canned_responses_manageable(team_lead.user)
+    assert [r.team for r in shared] == [afval_team]
+
+
+def test_a_personal_response_cannot_belong_to_a_team(agent, afval_team):
+    with pytest.raises(ServiceError):
+        canned_response_create(
+            actor=agent.user,
+            shortcut="eigen",
+            title="Eigen",
+            text="Tekst",
+            shared=False,
+            team_id=afval_team.pk,
+        )
+    assert not CannedResponse.objects.exists()
+
+
+def test_a_team_lead_moves_a_shared_response_to_a_team_and_back(
+    team_lead, shared_afval, afval_team, second_agent
+):
+    canned_response_update(
+        actor=team_lead.user,
+        canned_response_id=shared_afval.pk,
+        shortcut=shared_afval.shortcut,
+        title=shared_afval.title,
+        text=shared_afval.text,
+        team_id=afval_team.pk,
+    )
+    assert selectors.canned_responses_for(second_agent.user, "afval") == []
+
+    canned_response_update(
+        actor=team_lead.user,
+        canned_response_id=shared_afval.pk,
+        shortcut=shared_afval.shortcut,
+        title="Nieuwe titel",
+        text=shared_afval.text,
+    )
+    shared_afval.refresh_from_db()
+    assert shared_afval.team == afval_team  # left as it was
+
+    canned_response_update(
+        actor=team_lead.user,
+        canned_response_id=shared_afval.pk,
+        shortcut=shared_afval.shortcut,
+        title="Nieuwe titel",
+        text=shared_afval.text,
+        team_id=None,
+    )
+    assert [r.shortcut for r in selectors.canned_responses_for(second_agent.user, "afval")] == [
+        "afval-ophaaldag"
+    ]
+
+
+def test_the_edit_page_lets_a_team_lead_scope_a_response_to_a_team(
+    logged_in, team_lead, shared_afval, afval_team
+):
+    response = logged_in(team_lead).post(
+        reverse("inbox:canned_edit", args=[shared_afval.pk]),
+        {
+            "shortcut": "afval-ophaaldag",
+            "title": "Afval",
+            "text": "Tekst",
+            "team": str(afval_team.pk),
+        },
+    )
+
+    assert response.status_code == 302
+    shared_afval.refresh_from_db()
+    assert shared_afval.team == afval_team

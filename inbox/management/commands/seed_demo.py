@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from channels.models import Channel
@@ -13,15 +14,68 @@ from channels.sandbox import DEMO_ACCOUNT_ID, DEMO_CREDENTIALS, DEMO_USERNAME
 from channels.sandbox.accounts import MASTODON_ACCOUNT_ID, MASTODON_CREDENTIALS
 from channels.sandbox.graph_api import FACEBOOK_CREDENTIALS, FACEBOOK_PAGE_ID
 from channels.services import channel_create
-from inbox.models import AgentProfile, CannedResponse
-from inbox.services import canned_response_create, staff_member_create
+from inbox.models import (
+    AgentProfile,
+    CannedResponse,
+    Conversation,
+    FlaggedWord,
+    RoutingRule,
+    Team,
+)
+from inbox.services import (
+    canned_response_create,
+    flagged_word_add,
+    routing_rule_create,
+    staff_member_create,
+    team_create,
+    team_member_add,
+)
 
 DEMO_PASSWORD = "webcare-demo"  # noqa: S105 - a published demo login, never in production
+# (username, first name, last name, role, in training)
 DEMO_STAFF = [
-    ("lotte", "Lotte", "de Vries", AgentProfile.Role.TEAM_LEAD),
-    ("anouk", "Anouk", "Jansen", AgentProfile.Role.AGENT),
-    ("bram", "Bram", "Bakker", AgentProfile.Role.AGENT),
+    ("lotte", "Lotte", "de Vries", AgentProfile.Role.TEAM_LEAD, False),
+    ("anouk", "Anouk", "Jansen", AgentProfile.Role.AGENT, False),
+    ("bram", "Bram", "Bakker", AgentProfile.Role.AGENT, False),
+    # A new colleague: her replies wait for Lotte's approval (four-eyes).
+    ("sanne", "Sanne", "Smit", AgentProfile.Role.AGENT, True),
 ]
+# (name, description, members, is_default). Everyone is in the default team, so a
+# question no rule recognises still reaches someone.
+DEMO_TEAMS = [
+    ("Algemeen", "Alles wat geen ander team oppakt", ("anouk", "bram", "sanne"), True),
+    ("Afval & Reiniging", "Containers, ophaaldagen, grofvuil", ("anouk", "sanne"), False),
+    ("Burgerzaken", "Paspoort, ID-kaart, rijbewijs, verhuizen, WOZ", ("bram", "anouk"), False),
+    ("Parkeren", "Vergunningen, automaten en boetes", ("bram",), False),
+]
+# (name, team, keywords, contact category, priority): the sandbox's topics find their team.
+DEMO_ROUTING_RULES = [
+    ("Pers en raadsleden eerst", "Algemeen", "", "press", Conversation.Priority.URGENT),
+    ("Raadsleden", "Algemeen", "", "council", Conversation.Priority.HIGH),
+    (
+        "Afval",
+        "Afval & Reiniging",
+        "afval, container, minicontainer, grofvuil, afvalkalender, afvalapp, #afval",
+        "",
+        Conversation.Priority.NORMAL,
+    ),
+    (
+        "Documenten en belastingen",
+        "Burgerzaken",
+        "paspoort, id-kaart, rijbewijs, verhuizen, woz, #burgerzaken",
+        "",
+        Conversation.Priority.NORMAL,
+    ),
+    (
+        "Parkeren",
+        "Parkeren",
+        "parkeren, parkeervergunning, parkeerboete, parkeerautomaat, boete, bekeuring",
+        "",
+        Conversation.Priority.NORMAL,
+    ),
+]
+# Replies that promise money or admit liability are read by a team lead first.
+DEMO_FLAGGED_WORDS = ["schadevergoeding", "aansprakelijk", "advocaat", "vergoeden"]
 # Shared canned responses of the demo municipality: (shortcut, title, text).
 DEMO_CANNED_RESPONSES = [
     (
@@ -77,7 +131,7 @@ class Command(BaseCommand):
         if not settings.DEBUG and not options["force"]:
             raise CommandError("seed_demo creates well-known logins; it only runs with DEBUG=1.")
         user_model = get_user_model()
-        for username, first_name, last_name, role in DEMO_STAFF:
+        for username, first_name, last_name, role, in_training in DEMO_STAFF:
             if not user_model.objects.filter(username=username).exists():
                 staff_member_create(
                     username=username,
@@ -88,8 +142,12 @@ class Command(BaseCommand):
                     presence=AgentProfile.Presence.AVAILABLE
                     if role == AgentProfile.Role.AGENT
                     else AgentProfile.Presence.OFFLINE,
+                    # Small enough that fair sharing and the queue show within minutes.
+                    capacity=3 if in_training else 6,
+                    in_training=in_training,
                 )
         team_lead = user_model.objects.get(username="lotte")
+        self._seed_teams(team_lead)
         for shortcut, title, text in DEMO_CANNED_RESPONSES:
             if not CannedResponse.objects.filter(owner=None, shortcut=shortcut).exists():
                 canned_response_create(
@@ -126,6 +184,37 @@ class Command(BaseCommand):
                     append_signature=kind == Channel.Kind.TWITTER,
                 )
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
-        for username, first_name, _last_name, role in DEMO_STAFF:
+        for username, first_name, _last_name, role, in_training in DEMO_STAFF:
             label = "team lead" if role == AgentProfile.Role.TEAM_LEAD else "agent"
+            if in_training:
+                label += " in training: replies need approval"
             self.stdout.write(f"  {username:<6} {first_name} ({label})")
+
+    def _seed_teams(self, team_lead: User) -> None:
+        users = {user.username: user for user in get_user_model().objects.all()}
+        teams = {team.name: team for team in Team.objects.all()}
+        for name, description, members, is_default in DEMO_TEAMS:
+            if name not in teams:
+                teams[name] = team_create(
+                    actor=team_lead, name=name, description=description, is_default=is_default
+                )
+                for username in members:
+                    team_member_add(
+                        actor=team_lead, team_id=teams[name].pk, user_id=users[username].pk
+                    )
+        if not RoutingRule.objects.exists():
+            for position, (name, team, keywords, category, priority) in enumerate(
+                DEMO_ROUTING_RULES, start=1
+            ):
+                routing_rule_create(
+                    actor=team_lead,
+                    name=name,
+                    team_id=teams[team].pk,
+                    position=position * 10,
+                    keywords=keywords,
+                    contact_category=category,
+                    priority=priority,
+                )
+        if not FlaggedWord.objects.exists():
+            for word in DEMO_FLAGGED_WORDS:
+                flagged_word_add(actor=team_lead, word=word)
