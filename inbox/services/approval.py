@@ -12,7 +12,6 @@ import re
 import unicodedata
 
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,6 +19,7 @@ from django.utils.translation import gettext as _
 from inbox.models import AgentProfile, FlaggedWord, Message
 from inbox.selectors import private_reply_window
 from inbox.selectors.approval import REASON_FLAGGED_PREFIX, REASON_IN_TRAINING, REASON_SEPARATOR
+from inbox.services.assignment import team_lead_or_denied
 from inbox.services.common import ServiceError, audit
 from inbox.services.replies import _enqueue_delivery, reply_check_length
 
@@ -69,13 +69,6 @@ def approval_reason_for(*, actor: User, text: str) -> str:
     return REASON_SEPARATOR.join(reasons)[:200]
 
 
-def _team_lead_or_denied(actor: User, refusal: str) -> None:
-    if not AgentProfile.objects.filter(
-        user=actor, user__is_active=True, role=AgentProfile.Role.TEAM_LEAD
-    ).exists():
-        raise PermissionDenied(refusal)
-
-
 def _awaiting_reply_locked(message_id: int) -> Message:
     """The reply, row-locked: of two team leads reviewing it at once, the second waits here
     and then finds it reviewed, so a reply is approved, and sent, once."""
@@ -103,7 +96,7 @@ def reply_approve(*, message_id: int, actor: User, text: str | None = None) -> M
     """
     from channels.registry import reply_rules
 
-    _team_lead_or_denied(actor, _("Only team leads can approve replies."))
+    team_lead_or_denied(actor, _("Only team leads can approve replies."))
     message = _awaiting_reply_locked(message_id)
     conversation = message.conversation
     new_text = _normalised(text) if text is not None else ""
@@ -148,7 +141,7 @@ def reply_approve(*, message_id: int, actor: User, text: str | None = None) -> M
 @transaction.atomic
 def reply_reject(*, message_id: int, actor: User, feedback: str) -> Message:
     """A team lead refuses a reply; the author sees the feedback under it. Never sent."""
-    _team_lead_or_denied(actor, _("Only team leads can reject replies."))
+    team_lead_or_denied(actor, _("Only team leads can reject replies."))
     feedback = _normalised(feedback)
     if not feedback:
         raise ServiceError(_("Tell the author why: feedback is required to reject a reply."))
@@ -170,7 +163,7 @@ def reply_reject(*, message_id: int, actor: User, feedback: str) -> Message:
 
 def flagged_word_add(*, actor: User, word: str) -> FlaggedWord:
     """Flag a word (or phrase): replies containing it wait for a team lead."""
-    _team_lead_or_denied(actor, _("Only team leads can manage flagged words."))
+    team_lead_or_denied(actor, _("Only team leads can manage flagged words."))
     word = " ".join(word.split())
     if not re.search(r"\w", word):
         raise ServiceError(_("Enter a word to flag."))
@@ -194,7 +187,7 @@ def _flagged_word_add(actor: User, word: str) -> FlaggedWord:
 
 @transaction.atomic
 def flagged_word_remove(*, actor: User, flagged_word_id: int) -> None:
-    _team_lead_or_denied(actor, _("Only team leads can manage flagged words."))
+    team_lead_or_denied(actor, _("Only team leads can manage flagged words."))
     flagged = FlaggedWord.objects.select_for_update().filter(pk=flagged_word_id).first()
     if flagged is None:
         raise ServiceError(_("This word is no longer flagged."))

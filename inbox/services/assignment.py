@@ -69,10 +69,12 @@ def staff_profile_or_denied(actor: User) -> AgentProfile:
     return profile
 
 
-def team_lead_or_denied(actor: User) -> AgentProfile:
+def team_lead_or_denied(actor: User, refusal: str | None = None) -> AgentProfile:
+    """The team lead's profile; PermissionDenied with `refusal` (or a general message)
+    for anyone else."""
     profile = staff_profile_or_denied(actor)
     if profile.role != AgentProfile.Role.TEAM_LEAD:
-        raise PermissionDenied(_("Only team leads can do this."))
+        raise PermissionDenied(refusal or _("Only team leads can do this."))
     return profile
 
 

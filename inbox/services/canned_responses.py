@@ -11,10 +11,10 @@ from django.utils.translation import gettext as _
 
 from inbox import canned
 from inbox.models import (
-    AgentProfile,
     CannedResponse,
     Team,
 )
+from inbox.services.assignment import staff_profile_or_denied
 from inbox.services.common import ServiceError, audit
 
 logger = logging.getLogger(__name__)
@@ -40,9 +40,7 @@ def _canned_response_team(team_id: int | None, *, shared: bool) -> Team | None:
 
 def _canned_response_check_access(actor: User, *, owner: User | None) -> None:
     """Team leads manage the shared responses; every team member their own personal ones."""
-    profile = AgentProfile.objects.filter(user=actor).first()
-    if profile is None:
-        raise PermissionDenied(_("Your account is not part of the webcare team."))
+    profile = staff_profile_or_denied(actor)
     refusal = canned.access_refusal(
         role=profile.role, actor_id=actor.pk, owner_id=owner.pk if owner else None
     )

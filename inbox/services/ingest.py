@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -22,7 +24,7 @@ from inbox.services.assignment import agent_is_available, enqueue_assignment
 from inbox.services.common import audit
 from inbox.services.lifecycle import care_cycle_start
 from inbox.services.replies import conversation_note_response, reply_record_delivery
-from inbox.services.routing import route_new_conversation
+from inbox.services.routing import Router, conversation_record_route, router_load
 from inbox.text import storable_attachments, storable_json, storable_text
 
 logger = logging.getLogger(__name__)
@@ -68,6 +70,8 @@ def messages_ingest(
     new_messages = new_conversations = echoes = 0
     needs_assignment = False
     now = timezone.now()
+    # Read only when the batch starts a conversation, and then once for the whole batch.
+    load_router = functools.cache(router_load)
 
     for platform_message in sorted(fetched.messages, key=lambda message: message.sent_at):
         if platform_message.external_id in already_stored:
@@ -83,7 +87,9 @@ def messages_ingest(
             contacts[contact.external_id] = contact
         conversation = conversations.get(platform_message.thread_key)
         if conversation is None:
-            conversation, created = _conversation_for_thread(channel, contact, platform_message)
+            conversation, created = _conversation_for_thread(
+                channel, contact, platform_message, load_router
+            )
             conversations[platform_message.thread_key] = conversation
             if created:
                 new_conversations += 1
@@ -198,7 +204,10 @@ def _contact_upsert(channel: Channel, platform_message: PlatformMessage) -> Cont
 
 
 def _conversation_for_thread(
-    channel: Channel, contact: Contact, platform_message: PlatformMessage
+    channel: Channel,
+    contact: Contact,
+    platform_message: PlatformMessage,
+    load_router: Callable[[], Router],
 ) -> tuple[Conversation, bool]:
     """The conversation of the message's thread key, or of the message it answers.
 
@@ -228,6 +237,12 @@ def _conversation_for_thread(
             )
             return _surviving_conversation(parent_conversation), False
     sent_at = platform_message.sent_at
+    # Routed before the insert, so the row is written once with its team and priority.
+    route = load_router().route(
+        channel_id=channel.id,
+        first_text=platform_message.text,
+        contact_category=contact.category,
+    )
     conversation, created = Conversation.objects.select_for_update().get_or_create(
         channel=channel,
         external_thread_id=platform_message.thread_key,
@@ -239,11 +254,13 @@ def _conversation_for_thread(
             "waiting_since": sent_at,
             "last_inbound_at": sent_at,
             "last_activity_at": sent_at,
+            "team_id": route.team_id,
+            "priority": route.priority,
         },
     )
     if created:
         CareCycle.objects.create(conversation=conversation, number=1, started_at=sent_at)
-        route_new_conversation(conversation, platform_message.text)
+        conversation_record_route(conversation, route)
     return conversation, created
 
 

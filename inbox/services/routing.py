@@ -4,6 +4,7 @@ leads edit for that, and the contact categories they route on (docs/architecture
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -17,20 +18,45 @@ from inbox.services.assignment import staff_profile_or_denied, team_lead_or_deni
 from inbox.services.common import ServiceError, audit
 
 __all__ = [
+    "Route",
+    "Router",
     "contact_set_category",
-    "route_new_conversation",
+    "conversation_record_route",
+    "router_load",
     "routing_rule_create",
     "routing_rule_delete",
     "routing_rule_update",
 ]
 
 
-def route_new_conversation(conversation: Conversation, first_text: str) -> None:
-    """Give a new conversation its team and priority: the first active rule (by position)
-    whose every condition matches, else the default team with normal priority.
+@dataclass(frozen=True)
+class Route:
+    """Where a new conversation goes: the matching rule's team and priority, or the
+    default team with normal priority (`rule_id` None)."""
 
-    Called by ingest inside its transaction, with the conversation row locked; saves it.
-    """
+    team_id: int | None
+    priority: int
+    rule_id: int | None
+
+
+@dataclass(frozen=True)
+class Router:
+    """The active rules, read once per ingest batch rather than once per conversation."""
+
+    rules: list[routing.Rule[RoutingRule]]
+    default_team_id: int | None
+
+    def route(self, *, channel_id: int, first_text: str, contact_category: str) -> Route:
+        facts = routing.NewConversationFacts(
+            channel_id=channel_id, first_text=first_text, contact_category=contact_category
+        )
+        matched = routing.first_matching(self.rules, facts)
+        if matched is None:
+            return Route(self.default_team_id, Conversation.Priority.NORMAL, None)
+        return Route(matched.team_id, matched.priority, matched.pk)
+
+
+def router_load() -> Router:
     rules = [
         routing.Rule(
             conditions=routing.RuleConditions(
@@ -42,27 +68,21 @@ def route_new_conversation(conversation: Conversation, first_text: str) -> None:
         )
         for rule in RoutingRule.objects.filter(is_active=True).order_by("position", "id")
     ]
-    facts = routing.NewConversationFacts(
-        channel_id=conversation.channel_id,
-        first_text=first_text,
-        contact_category=conversation.contact.category,
-    )
-    matched = routing.first_matching(rules, facts)
-    if matched is not None:
-        conversation.team_id = matched.team_id
-        conversation.priority = matched.priority
-    else:
-        conversation.team = Team.objects.filter(is_default=True).first()
-        conversation.priority = Conversation.Priority.NORMAL
-    conversation.save(update_fields=["team", "priority"])
+    default_team_id = Team.objects.filter(is_default=True).values_list("id", flat=True).first()
+    return Router(rules=rules, default_team_id=default_team_id)
+
+
+def conversation_record_route(conversation: Conversation, route: Route) -> None:
+    """The audit event of a new conversation's routing (ingest stored the route with the
+    conversation row, in its transaction)."""
     audit(
         "conversation.routed",
         channel_id=conversation.channel_id,
         conversation_id=conversation.id,
-        rule_id=matched.pk if matched is not None else None,
-        routed_by="rule" if matched is not None else "default",
-        team_id=conversation.team_id,
-        priority=conversation.priority,
+        rule_id=route.rule_id,
+        routed_by="rule" if route.rule_id is not None else "default",
+        team_id=route.team_id,
+        priority=route.priority,
     )
 
 

@@ -289,3 +289,46 @@ def test_agents_flag_a_contact_but_outsiders_cannot(channel, agent, outsider):
         "previous": "citizen",
         "category": "council",
     }
+
+
+def test_one_ingest_batch_reads_the_rules_once_and_writes_each_conversation_once(
+    channel, teams, team_lead
+):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from channels.base import FetchResult, PlatformAuthor, PlatformMessage
+    from inbox.models import Conversation
+    from inbox.services import messages_ingest
+
+    routing_rule_create(
+        actor=team_lead.user, name="Afval", team_id=teams["afval"].pk, keywords="afval"
+    )
+    now = timezone.now()
+    batch = [
+        PlatformMessage(
+            external_id=f"batch-{number}",
+            thread_key=f"batch-{number}",
+            author=PlatformAuthor(external_id=f"user-{number}", username=f"burger{number}"),
+            text="Mijn afval is niet opgehaald" if number % 2 else "Lamp kapot",
+            sent_at=now - timedelta(minutes=number),
+        )
+        for number in range(6)
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        messages_ingest(channel_id=channel.id, fetched=FetchResult(messages=batch, cursor=""))
+
+    rule_reads = [q for q in queries if 'FROM "inbox_routingrule"' in q["sql"]]
+    conversation_updates = [
+        q for q in queries if q["sql"].startswith('UPDATE "inbox_conversation"')
+    ]
+    assert len(rule_reads) == 1
+    # Team and priority are in the INSERT; the only updates note the inbound message.
+    assert len(conversation_updates) == len(batch)
+    teams_by_thread = dict(Conversation.objects.values_list("external_thread_id", "team__name"))
+    assert teams_by_thread["batch-1"] == teams["afval"].name
+    assert teams_by_thread["batch-2"] == Team.objects.get(is_default=True).name
