@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 
@@ -105,11 +106,11 @@ def main(argv: list[str]) -> None:
 
 
 def _database_url(settings_dict: dict) -> str:
-    user = settings_dict["USER"] or "postgres"
-    password = f":{settings_dict['PASSWORD']}" if settings_dict["PASSWORD"] else ""
-    host = settings_dict["HOST"] or "127.0.0.1"
-    port = settings_dict["PORT"] or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
+    """The configured DATABASE_URL pointed at the test database. Derived from the URL, not
+    rebuilt from host and port: the embedded PostgreSQL of `make test` listens on a unix
+    socket named in the URL's query, which a host:port URL would lose."""
+    configured = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(configured._replace(path="/" + quote(settings_dict["NAME"])))
 
 
 @pytest.mark.django_db(transaction=True)
