@@ -12,8 +12,23 @@ from django.utils.translation import gettext_lazy as _
 from channels.models import Channel
 
 
+class Person(models.Model):
+    """One citizen as the agents know them: an agent links the citizen's accounts on several
+    channels (services.contacts_link), so the citizen panel shows all their conversations.
+    Nothing is linked automatically: a matching name is no proof of the same person (AVG)."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"person {self.pk}"
+
+
 class Contact(models.Model):
-    """A citizen's account on one platform. The same person on X and Mastodon is two rows."""
+    """A citizen's account on one platform. The same person on X and Mastodon is two rows,
+    linked through `person` once an agent has said they are one citizen."""
 
     class Category(models.TextChoices):
         # Routing rules send press, council members and other VIPs to a team and priority.
@@ -28,6 +43,9 @@ class Contact(models.Model):
     display_name = models.CharField(max_length=200, blank=True)
     avatar_url = models.URLField(max_length=500, blank=True)
     category = models.CharField(max_length=16, choices=Category.choices, default=Category.CITIZEN)
+    person = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -484,6 +502,14 @@ class AgentProfile(models.Model):
     # Put under replies on channels that sign them (Channel.append_signature); empty means
     # the initials of the name, "^JdV" style (inbox/signatures.py).
     signature = models.CharField(max_length=20, blank=True)
+    # The agent's own choices (settings page). Empty language: the browser's, else Dutch.
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, blank=True)
+    # Newly assigned conversations and @mentions are always shown in the page and counted in
+    # the tab title; a sound and a desktop notification are each the agent's own choice.
+    notify_on_assignment = models.BooleanField(default=True)
+    notify_on_mention = models.BooleanField(default=True)
+    notify_sound = models.BooleanField(default=False)
+    notify_desktop = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -509,6 +535,27 @@ class AgentProfile(models.Model):
     @property
     def is_available(self) -> bool:
         return self.presence == self.Presence.AVAILABLE
+
+
+class ConversationReadState(models.Model):
+    """When a staff member last opened a conversation: it is unread for them while a citizen
+    message arrived after `read_at` (the inbox's unread marker). One row per pair."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        "Conversation", on_delete=models.CASCADE, related_name="read_states"
+    )
+    read_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "conversation"], name="conversationreadstate_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.conversation_id} at {self.read_at}"
 
 
 class AuditEvent(models.Model):

@@ -4,6 +4,7 @@ from inbox import views
 from inbox.views import approval as approval_views
 from inbox.views import assignment as assignment_views
 from inbox.views import lifecycle as lifecycle_views
+from inbox.views import live, preferences, screen, search
 
 app_name = "inbox"
 
@@ -125,3 +126,9 @@ urlpatterns = [
         name="flagged_word_remove",
     ),
 ]
+
+# The agent's screen (issue 5): each module lists its own patterns, in this namespace.
+urlpatterns += screen.urlpatterns
+urlpatterns += live.urlpatterns
+urlpatterns += search.urlpatterns
+urlpatterns += preferences.urlpatterns

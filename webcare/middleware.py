@@ -50,3 +50,35 @@ class AgentSeenMiddleware:
             if profile.last_seen_at is None or now - profile.last_seen_at >= SEEN_WRITE_INTERVAL:
                 agent_record_seen(user_id=profile.user_id, now=now)
         return response
+
+
+# No inline scripts or styles anywhere: everything comes from our own static files, so
+# injected citizen text can never run even if escaping failed somewhere. Images may come
+# from the platforms (attachments and avatars are shown from their https URLs, never
+# downloaded). htmx is configured in base.html not to evaluate code (allowEval false).
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' https: data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Sends the strict Content-Security-Policy above with every response that has none."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response

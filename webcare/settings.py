@@ -99,6 +99,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "webcare.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "webcare.middleware.ChosenLanguageMiddleware",
@@ -126,6 +127,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "inbox.context_processors.presence",
+                "inbox.context_processors.theme",
             ],
         },
     },
@@ -246,6 +248,16 @@ WEBCARE_MUNICIPALITY_NAME = (
 WEBCARE_AUTO_AWAY_MINUTES = env_int("WEBCARE_AUTO_AWAY_MINUTES", 15, minimum=1)
 # A citizen who writes again within this many days goes back to the agent who handled them.
 WEBCARE_STICKY_DAYS = env_int("WEBCARE_STICKY_DAYS", 7, minimum=0)
+# The look (README, "Your own look"): NL Design System components styled by design tokens.
+# A municipality points these at its own tokens stylesheet (a static path, or an https URL
+# then allowed by the CSP) and the class that stylesheet puts its tokens on.
+WEBCARE_THEME_STYLESHEET = (
+    env_str("WEBCARE_THEME_STYLESHEET", "vendor/utrecht/theme.css") or "vendor/utrecht/theme.css"
+)
+WEBCARE_THEME_CLASS = env_str("WEBCARE_THEME_CLASS", "utrecht-theme") or "utrecht-theme"
+# Response norm used for the inbox's waiting-time colours until the dashboard's service
+# norms (issue 6) replace it: amber from 75 % of the norm, red past it.
+WEBCARE_RESPONSE_NORM_MINUTES = env_int("WEBCARE_RESPONSE_NORM_MINUTES", 60, minimum=1)
 # Port of the local sandbox platform started by `make run` (demo channel points at it).
 WEBCARE_SANDBOX_PORT = env_int("SANDBOX_PORT", 8025, minimum=1)
 

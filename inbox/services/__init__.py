@@ -20,8 +20,11 @@ from inbox.services.approval import *  # noqa: F403
 from inbox.services.assignment import *  # noqa: F403
 from inbox.services.canned_responses import *  # noqa: F403
 from inbox.services.common import ServiceError, audit  # noqa: F401
+from inbox.services.contacts import *  # noqa: F403
 from inbox.services.ingest import *  # noqa: F403
 from inbox.services.lifecycle import *  # noqa: F403
+from inbox.services.preferences import *  # noqa: F403
+from inbox.services.reading import *  # noqa: F403
 from inbox.services.replies import *  # noqa: F403
 from inbox.services.routing import *  # noqa: F403
 from inbox.services.staff import *  # noqa: F403

@@ -83,13 +83,14 @@ def _conversation_or_404(conversation_id: int) -> Conversation:
         raise Http404(_("This conversation does not exist.")) from error
 
 
-def _render_conversation(
+def conversation_page_context(
     request: HttpRequest,
     conversation: Conversation,
     form: ReplyForm,
-    status: int = 200,
     canned_query: str | None = None,
-) -> HttpResponse:
+) -> dict[str, Any]:
+    """Everything templates/inbox/_conversation_pane.html shows: used by the conversation's
+    own page and by the inbox's third pane."""
     context = {
         "canned_query": canned_query or "",
         # Without JavaScript the search form reloads this page with the results listed.
@@ -113,6 +114,17 @@ def _render_conversation(
 
     for slice_view in (assignment, lifecycle, approval):
         context.update(slice_view.conversation_context(request, conversation))
+    return context
+
+
+def _render_conversation(
+    request: HttpRequest,
+    conversation: Conversation,
+    form: ReplyForm,
+    status: int = 200,
+    canned_query: str | None = None,
+) -> HttpResponse:
+    context = conversation_page_context(request, conversation, form, canned_query)
     return render(request, "inbox/conversation.html", context, status=status)
 
 
@@ -128,11 +140,9 @@ def _reply_max_length(conversation: Conversation) -> int:
     return reply_rules(conversation.channel).limit(private=conversation.is_private)
 
 
-@require_GET
-@staff_required
-def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    conversation = _conversation_or_404(conversation_id)
-    services.mentions_mark_read(actor=_staff_user(request), conversation_id=conversation.id)
+def new_reply_form(request: HttpRequest, conversation: Conversation) -> ReplyForm:
+    """The composer as a conversation opens: addressed the way the platform needs, or
+    started with the canned response picked without JavaScript (?canned=ID)."""
     rules = reply_rules(conversation.channel)
     initial = {}
     if rules.addressed is not None:
@@ -147,8 +157,15 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
         )
         if choice is not None:
             initial["text"] = choice.text
-    form = ReplyForm(max_length=_reply_max_length(conversation), initial=initial)
-    return _render_conversation(request, conversation, form)
+    return ReplyForm(max_length=_reply_max_length(conversation), initial=initial)
+
+
+@require_GET
+@staff_required
+def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _conversation_or_404(conversation_id)
+    services.mentions_mark_read(actor=_staff_user(request), conversation_id=conversation.id)
+    return _render_conversation(request, conversation, new_reply_form(request, conversation))
 
 
 @require_POST
