@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test bench lint fmt clean
+.PHONY: help install run test bench lint fmt clean vendor
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -55,3 +55,6 @@ clean:  ## Remove var/ (embedded databases, run state) and the install stamp; ke
 	fi
 	rm -rf var
 	rm -f $(VENV)/.installed-*
+
+vendor:  ## Refresh the vendored NL Design System CSS and axe-core from npm (needs npm)
+	scripts/vendor-frontend.sh

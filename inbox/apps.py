@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class InboxConfig(AppConfig):
     name = "inbox"
     verbose_name = "Inbox"
+
+    def ready(self) -> None:
+        # Connects the login receiver that reads the staff member's own language into the
+        # session; otherwise it would only connect when the middleware is first loaded.
+        import webcare.middleware  # noqa: F401

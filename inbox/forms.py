@@ -27,6 +27,12 @@ class ReplyForm(forms.Form):
     # the agent ticks "Send anyway".
     seen_message_id = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
     confirmed_despite_newer = forms.BooleanField(label=_("Send anyway"), required=False)
+    # A public reply that looks like it holds personal data (inbox/personal_data.py) is
+    # refused (PersonalDataInPublicReply) unless the agent ticks this.
+    confirmed_personal_data = forms.BooleanField(
+        label=_("Send anyway: this data is not personal, or the citizen published it themselves"),
+        required=False,
+    )
 
     def __init__(self, *args: object, max_length: int, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

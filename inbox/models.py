@@ -4,6 +4,8 @@ docs/architecture.md ("Life of a message") explains how rows move through these 
 """
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -57,6 +59,14 @@ class Contact(models.Model):
             models.CheckConstraint(
                 name="contact_category_valid",
                 condition=Q(category__in=["citizen", "press", "council", "vip"]),
+            ),
+        ]
+        indexes = [
+            # Search: contacts by word prefixes of name and @handle (inbox/selectors/search.py;
+            # 'simple' keeps names unstemmed, and needs no database extension).
+            GinIndex(
+                SearchVector("display_name", "username", config="simple"),
+                name="contact_search_idx",
             ),
         ]
 
@@ -299,7 +309,11 @@ class Note(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["conversation", "created_at"], name="note_thread_idx")]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="note_thread_idx"),
+            # Search: Dutch full text of internal notes (inbox/selectors/search.py).
+            GinIndex(SearchVector("text", config="dutch"), name="note_search_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Note {self.pk} on conversation {self.conversation_id}"
@@ -459,6 +473,9 @@ class Message(models.Model):
                 name="message_awaiting_approval_idx",
                 condition=Q(delivery_status="awaiting_approval"),
             ),
+            # Search: Dutch full text; the selector filters on this very expression
+            # (inbox/selectors/search.py).
+            GinIndex(SearchVector("text", config="dutch"), name="message_search_idx"),
         ]
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@ from django.urls import path
 from inbox import views
 from inbox.views import approval as approval_views
 from inbox.views import assignment as assignment_views
+from inbox.views import conversation as conversation_views
 from inbox.views import lifecycle as lifecycle_views
 from inbox.views import live, preferences, screen, search
 
@@ -132,3 +133,4 @@ urlpatterns += screen.urlpatterns
 urlpatterns += live.urlpatterns
 urlpatterns += search.urlpatterns
 urlpatterns += preferences.urlpatterns
+urlpatterns += conversation_views.urlpatterns

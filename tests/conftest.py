@@ -18,6 +18,7 @@ from django.db import connections as db_connections
 
 from channels.models import Channel
 from channels.sandbox import DEMO_ACCOUNT_ID, DEMO_CREDENTIALS, SandboxServer
+from channels.sandbox.accounts import MASTODON_ACCOUNT_ID, MASTODON_CREDENTIALS
 from channels.services import channel_create
 from inbox.models import AgentProfile
 from inbox.services import staff_member_create
@@ -58,6 +59,19 @@ def channel(db: None, sandbox: SandboxServer) -> Channel:
 
 
 @pytest.fixture
+def mastodon_channel(db: None, sandbox: SandboxServer) -> Channel:
+    """The demo Mastodon account on the sandbox."""
+    return channel_create(
+        kind=Channel.Kind.MASTODON,
+        name="demodorp-mastodon",
+        account_id=MASTODON_ACCOUNT_ID,
+        account_handle="gemeentedemodorp",
+        api_base_url=sandbox.url,
+        credentials=dict(MASTODON_CREDENTIALS),
+    )
+
+
+@pytest.fixture
 def agent(db: None) -> AgentProfile:
     return staff_member_create(
         username="anouk",
@@ -87,6 +101,19 @@ def team_lead(db: None) -> AgentProfile:
         first_name="Lotte",
         last_name="de Vries",
         role=AgentProfile.Role.TEAM_LEAD,
+    )
+
+
+@pytest.fixture
+def trainee(db: None) -> AgentProfile:
+    """An agent in training: their replies wait for a team lead's approval."""
+    return staff_member_create(
+        username="tess",
+        password=PASSWORD,
+        first_name="Tess",
+        last_name="van Dijk",
+        presence="available",
+        in_training=True,
     )
 
 

@@ -102,10 +102,11 @@ MIDDLEWARE = [
     "webcare.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "webcare.middleware.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: a logged-in agent's own language wins over the cookie.
+    "webcare.middleware.ChosenLanguageMiddleware",
     "webcare.middleware.AgentSeenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -258,6 +259,8 @@ WEBCARE_THEME_CLASS = env_str("WEBCARE_THEME_CLASS", "utrecht-theme") or "utrech
 # Response norm used for the inbox's waiting-time colours until the dashboard's service
 # norms (issue 6) replace it: amber from 75 % of the norm, red past it.
 WEBCARE_RESPONSE_NORM_MINUTES = env_int("WEBCARE_RESPONSE_NORM_MINUTES", 60, minimum=1)
+# Where citizens and staff report an accessibility problem (the accessibility statement).
+WEBCARE_ACCESSIBILITY_CONTACT = env_str("WEBCARE_ACCESSIBILITY_CONTACT", "") or ""
 # Port of the local sandbox platform started by `make run` (demo channel points at it).
 WEBCARE_SANDBOX_PORT = env_int("SANDBOX_PORT", 8025, minimum=1)
 

@@ -398,6 +398,14 @@ class ReplyCreateSerializer(serializers.Serializer):
     confirm_newer = serializers.BooleanField(
         default=False, help_text="Send even though messages arrived after seen_message_id."
     )
+    confirmed_personal_data = serializers.BooleanField(
+        default=False,
+        help_text=(
+            "Send a public reply even though its text looks like personal data (BSN, phone, "
+            "e-mail, address, IBAN): it is not personal, or the citizen published it. Without "
+            "it such a reply is a 409 with code `personal_data`."
+        ),
+    )
 
 
 class ReplyApproveSerializer(serializers.Serializer):

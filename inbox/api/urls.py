@@ -4,7 +4,7 @@ The paths are a contract (README, "REST API"): add, never rename, within v1.
 """
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from channels import api as channel_views
 from inbox.api import views
@@ -61,7 +61,7 @@ app_name = "api"
 urlpatterns = [
     *v1,
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     # Anything else under /api/ is a JSON 404, not the HTML page.
     re_path(r"^.*$", api_not_found),
 ]

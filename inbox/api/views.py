@@ -114,6 +114,7 @@ class ReplyCreate(APIView):
             private=data["visibility"] == "private",
             seen_message_id=data.get("seen_message_id"),
             confirmed_despite_newer=data["confirm_newer"],
+            confirmed_personal_data=data["confirmed_personal_data"],
         )
         return _message(message.id, status_code=status.HTTP_201_CREATED)
 

@@ -11,10 +11,8 @@ from django.db.models import (
     Count,
     F,
     FloatField,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
 )
 from django.db.models.functions import Extract
 
@@ -22,9 +20,6 @@ from channels.models import Channel
 from inbox import canned
 from inbox.models import AgentProfile, CannedResponse, Conversation, Message
 from inbox.signatures import initials_signature
-
-# Rows per list on the inbox page; beyond that the heading says how many more there are.
-INBOX_PAGE_SIZE = 50
 
 
 class PercentileCont(Aggregate):
@@ -44,46 +39,6 @@ def agent_profile_for(user: User | AnonymousUser) -> AgentProfile | None:
     return AgentProfile.objects.filter(user=user).first()
 
 
-def _with_last_message(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
-    last_message = Message.objects.filter(conversation=OuterRef("pk")).order_by("-sent_at", "-id")
-    return conversations.select_related("contact", "channel", "assignee").annotate(
-        last_message_text=Subquery(last_message.values("text")[:1]),
-        last_message_direction=Subquery(last_message.values("direction")[:1]),
-    )
-
-
-def conversations_assigned_to(user: User) -> list[Conversation]:
-    """An agent's own open conversations, newest activity first."""
-    conversations = Conversation.objects.filter(
-        assignee=user, status__in=[Conversation.Status.OPEN, Conversation.Status.PENDING]
-    ).order_by("-last_activity_at", "-id")
-    return list(_with_last_message(conversations)[:INBOX_PAGE_SIZE])
-
-
-def conversations_in_queue() -> list[Conversation]:
-    """Open conversations nobody has yet: the most urgent, then the longest waiting, first."""
-    conversations = Conversation.objects.filter(
-        status=Conversation.Status.OPEN, assignee__isnull=True
-    ).order_by("-priority", F("waiting_since").asc(nulls_last=True), "id")
-    return list(_with_last_message(conversations)[:INBOX_PAGE_SIZE])
-
-
-@dataclass(frozen=True)
-class InboxCounts:
-    mine: int
-    queue: int
-
-
-def inbox_counts(user: User) -> InboxCounts:
-    """Both list totals in one query, for the headings when a list is cut at a page."""
-    open_statuses = [Conversation.Status.OPEN, Conversation.Status.PENDING]
-    counts = Conversation.objects.aggregate(
-        mine=Count("id", filter=Q(assignee=user, status__in=open_statuses)),
-        queue=Count("id", filter=Q(assignee__isnull=True, status=Conversation.Status.OPEN)),
-    )
-    return InboxCounts(mine=counts["mine"], queue=counts["queue"])
-
-
 def conversation_for_display(conversation_id: int) -> Conversation:
     return Conversation.objects.select_related("contact", "channel", "assignee").get(
         id=conversation_id
@@ -95,18 +50,6 @@ def conversation_messages(conversation: Conversation) -> list[Message]:
         conversation.messages.select_related("author_user", "author_contact").order_by(
             "sent_at", "id"
         )
-    )
-
-
-def contact_other_conversations(
-    conversation: Conversation, *, limit: int = 10
-) -> list[Conversation]:
-    """The citizen's earlier conversations on this channel: context for the agent."""
-    return list(
-        Conversation.objects.filter(contact=conversation.contact)
-        .exclude(id=conversation.id)
-        .select_related("assignee")
-        .order_by("-last_activity_at")[:limit]
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -13,9 +13,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from channels.base import SentReply
+from inbox import personal_data
 from inbox.models import (
     CareCycle,
     Conversation,
@@ -52,6 +53,38 @@ class NewerMessagesSinceOpened(ServiceError):
         )
 
 
+PERSONAL_DATA_LABELS = {
+    personal_data.BSN: gettext_lazy("looks like a BSN (citizen service number)"),
+    personal_data.PHONE: gettext_lazy("looks like a phone number"),
+    personal_data.EMAIL: gettext_lazy("looks like an e-mail address"),
+    personal_data.POSTCODE: gettext_lazy("looks like a postcode"),
+    personal_data.ADDRESS: gettext_lazy("looks like a street address"),
+    personal_data.IBAN: gettext_lazy("looks like a bank account number (IBAN)"),
+}
+
+
+class PersonalDataInPublicReply(ServiceError):
+    """A public reply with text that looks like personal data (inbox/personal_data.py):
+    everyone could read it, for good. Sending it anyway needs `confirmed_personal_data`
+    (the composer's "Send anyway" checkbox; the API answers 409 `personal_data`)."""
+
+    code = "personal_data"
+
+    def __init__(self, findings: list[personal_data.Finding]) -> None:
+        self.findings = findings
+        found = "; ".join(
+            f"{PERSONAL_DATA_LABELS[finding.kind]}: {finding.shown}" for finding in findings
+        )
+        super().__init__(
+            _(
+                "This public reply may contain personal data (%(found)s). Everyone can read "
+                "a public reply. Remove it, reply privately, or confirm that it is not "
+                "personal data or that the citizen published it themselves."
+            )
+            % {"found": found}
+        )
+
+
 def reply_create(
     *,
     conversation_id: int,
@@ -61,6 +94,7 @@ def reply_create(
     private: bool = False,
     seen_message_id: int | None = None,
     confirmed_despite_newer: bool = False,
+    confirmed_personal_data: bool = False,
 ) -> Message:
     """Queue a reply for delivery. The same idempotency key always yields the same reply.
 
@@ -73,6 +107,10 @@ def reply_create(
     `seen_message_id` is the newest message the agent saw when the composer was rendered:
     if a citizen or a colleague wrote after it, NewerMessagesSinceOpened is raised unless
     `confirmed_despite_newer` (collision detection, docs/architecture.md).
+
+    A public reply whose text looks like personal data (inbox/personal_data.py) raises
+    PersonalDataInPublicReply unless `confirmed_personal_data`; the confirmed kinds are
+    kept in the reply's audit event. Private replies are not checked.
     """
     from channels.registry import reply_rules
     from inbox.services.approval import approval_reason_for
@@ -109,6 +147,9 @@ def reply_create(
                 "permission). It can be sent once they write again."
             )
         )
+    found = [] if private else personal_data.find_personal_data(text)
+    if found and not confirmed_personal_data:
+        raise PersonalDataInPublicReply(found)
     reply_check_length(rules, text, private=private)
     approval_reason = approval_reason_for(actor=actor, text=text)
     try:
@@ -120,10 +161,16 @@ def reply_create(
             private,
             approval_reason=approval_reason,
             seen_message_id=None if confirmed_despite_newer else seen_message_id,
+            personal_data_confirmed=personal_data.kinds_found(found),
         )
     except IntegrityError:
         # A double-submitted form raced us to the insert: the other request's row stands.
         return Message.objects.get(idempotency_key=idempotency_key)
+
+
+def _confirmed(kinds: list[str]) -> dict[str, Any]:
+    """Audit data of a public reply sent despite the personal data warning."""
+    return {"personal_data_confirmed": kinds} if kinds else {}
 
 
 def reply_check_length(rules: ReplyRules, text: str, *, private: bool) -> None:
@@ -147,6 +194,7 @@ def _reply_create(
     *,
     approval_reason: str,
     seen_message_id: int | None,
+    personal_data_confirmed: list[str],
 ) -> Message:
     from inbox.selectors.approval import messages_since_seen
 
@@ -210,6 +258,7 @@ def _reply_create(
             message_id=message.id,
             private=private,
             reason=approval_reason,
+            **_confirmed(personal_data_confirmed),
         )
         return message
     audit(
@@ -218,6 +267,7 @@ def _reply_create(
         conversation_id=conversation.id,
         message_id=message.id,
         private=private,
+        **_confirmed(personal_data_confirmed),
     )
     _enqueue_delivery(message.id)
     return message

@@ -20,11 +20,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from channels.registry import reply_rules
-from channels.selectors import channels_failing, channels_with_health
+from channels.selectors import channels_with_health
 from inbox import canned, selectors, services
 from inbox.forms import CannedResponseForm, ReplyForm
 from inbox.models import AgentProfile, CannedResponse, Conversation, Message
-from inbox.selectors.lifecycle import mentions_unread_for
+from inbox.navigation import redirect_to_conversation
 
 View = Callable[..., HttpResponse]
 
@@ -60,20 +60,11 @@ def team_lead_required(view: View) -> View:
     return wrapped
 
 
-@require_GET
-@staff_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    user = _staff_user(request)
-    context = {
-        "mine": selectors.conversations_assigned_to(user),
-        "queue": selectors.conversations_in_queue(),
-        "counts": selectors.inbox_counts(user),
-        "failing_channels": channels_failing(),
-        "mentions": mentions_unread_for(user),
-    }
-    if request.htmx:  # type: ignore[attr-defined]
-        return render(request, "inbox/_lists.html", context)
-    return render(request, "inbox/inbox.html", context)
+    """The three-pane inbox screen lives in inbox/views/screen.py."""
+    from inbox.views import screen
+
+    return screen.inbox(request)
 
 
 def _conversation_or_404(conversation_id: int) -> Conversation:
@@ -90,23 +81,42 @@ def conversation_page_context(
     canned_query: str | None = None,
 ) -> dict[str, Any]:
     """Everything templates/inbox/_conversation_pane.html shows: used by the conversation's
-    own page and by the inbox's third pane."""
+    own page and by the inbox's third pane. A fixed number of queries, however long the
+    thread or the citizen's history (tests/inbox/test_conversation_screen.py)."""
+    from inbox.selectors import contacts as contact_selectors
+    from inbox.selectors import conversation as conversation_selectors
+    from inbox.signatures import signed
+
+    user = _staff_user(request)
+    # The notes come with the lifecycle slice's context (`thread_notes`).
+    thread = conversation_selectors.thread_messages(conversation)
+    signature = selectors.reply_signature(conversation, user)
+    draft = form["text"].value() or ""
     context = {
         "canned_query": canned_query or "",
         # Without JavaScript the search form reloads this page with the results listed.
         "canned_choices": (
             selectors.canned_responses_rendered(
-                conversation=conversation, user=_staff_user(request), query=canned_query
+                conversation=conversation, user=user, query=canned_query
             )
             if canned_query is not None
             else None
         ),
         "conversation": conversation,
-        "thread": selectors.conversation_messages(conversation),
-        "history": selectors.contact_other_conversations(conversation),
+        "thread": thread,
+        # The citizen's other conversations on every channel (linked accounts included).
+        "history": contact_selectors.citizen_conversations(conversation),
+        "linked_contacts": contact_selectors.linked_contacts(conversation.contact),
+        "profile_url": contact_selectors.citizen_profile_url(
+            conversation.contact, conversation.channel, thread
+        ),
+        "link_query": "",
+        "link_results": None,
         "form": form,
         "reply_rules": reply_rules(conversation.channel),
-        "signature": selectors.reply_signature(conversation, _staff_user(request)),
+        "signature": signature,
+        # What the citizen will see; static/js/webcare.js keeps it up to date while typing.
+        "reply_preview": signed(str(draft), signature) if str(draft).strip() else "",
         "private_window": selectors.private_reply_window(conversation, now=timezone.now()),
         "move_to_private_text": MOVE_TO_PRIVATE_TEXT,
     }
@@ -123,8 +133,10 @@ def _render_conversation(
     form: ReplyForm,
     status: int = 200,
     canned_query: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> HttpResponse:
     context = conversation_page_context(request, conversation, form, canned_query)
+    context.update(extra or {})
     return render(request, "inbox/conversation.html", context, status=status)
 
 
@@ -164,6 +176,7 @@ def new_reply_form(request: HttpRequest, conversation: Conversation) -> ReplyFor
 @staff_required
 def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation_or_404(conversation_id)
+    services.conversation_mark_read(actor=_staff_user(request), conversation_id=conversation.id)
     services.mentions_mark_read(actor=_staff_user(request), conversation_id=conversation.id)
     return _render_conversation(request, conversation, new_reply_form(request, conversation))
 
@@ -184,7 +197,12 @@ def reply_send(request: HttpRequest, conversation_id: int) -> HttpResponse:
                 private=form.cleaned_data["private"],
                 seen_message_id=form.cleaned_data["seen_message_id"],
                 confirmed_despite_newer=form.cleaned_data["confirmed_despite_newer"],
+                confirmed_personal_data=form.cleaned_data["confirmed_personal_data"],
             )
+        except services.PersonalDataInPublicReply as error:
+            # The composer comes back with the text, what was found, and the "Send anyway"
+            # checkbox (templates/inbox/_conversation_composer.html).
+            form.add_error("confirmed_personal_data", str(error))
         except services.NewerMessagesSinceOpened as error:
             # The composer comes back with the text, the messages that arrived and a
             # "Send anyway" checkbox (templates/inbox/conversation.html, composer).
@@ -201,7 +219,7 @@ def reply_send(request: HttpRequest, conversation_id: int) -> HttpResponse:
                 flash.info(request, _("Your reply waits for a team lead's approval."))
             else:
                 flash.success(request, _("Your reply is queued for sending."))
-            return redirect("inbox:conversation", conversation_id=conversation.id)
+            return redirect_to_conversation(request, conversation.id)
     # Keep the key: resubmitting the corrected form must still be one reply.
     return _render_conversation(request, conversation, form, status=422)
 
@@ -227,7 +245,7 @@ def reply_retry(request: HttpRequest, message_id: int) -> HttpResponse:
     except services.ServiceError as error:
         flash.error(request, str(error))
         message = selectors.reply_for_status(message_id)
-    return redirect("inbox:conversation", conversation_id=message.conversation_id)
+    return redirect_to_conversation(request, message.conversation_id)
 
 
 @require_POST
@@ -240,7 +258,7 @@ def conversation_take(request: HttpRequest, conversation_id: int) -> HttpRespons
     except services.ServiceError as error:
         flash.error(request, str(error))
         return redirect("inbox:inbox")
-    return redirect("inbox:conversation", conversation_id=conversation_id)
+    return redirect_to_conversation(request, conversation_id)
 
 
 PRESENCE_CONFIRMATIONS = {

@@ -23,6 +23,7 @@ from inbox.assignment_forms import (
     TransferForm,
 )
 from inbox.models import AgentProfile, Contact, Conversation, RoutingRule
+from inbox.navigation import redirect_to_conversation
 from inbox.selectors import assignment as assignment_selectors
 from inbox.views import _staff_user, staff_required, team_lead_required
 
@@ -49,8 +50,8 @@ def conversation_context(request: HttpRequest, conversation: Conversation) -> di
     }
 
 
-def _back_to(conversation_id: int) -> HttpResponse:
-    return redirect("inbox:conversation", conversation_id=conversation_id)
+def _back_to(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    return redirect_to_conversation(request, conversation_id)
 
 
 @require_POST
@@ -60,7 +61,7 @@ def conversation_transfer(request: HttpRequest, conversation_id: int) -> HttpRes
     if not form.is_valid():
         for errors in form.errors.values():
             flash.error(request, " ".join(str(error) for error in errors))
-        return _back_to(conversation_id)
+        return _back_to(request, conversation_id)
     kind, target_id = form.cleaned_data["to"]
     try:
         services.conversation_transfer(
@@ -74,9 +75,9 @@ def conversation_transfer(request: HttpRequest, conversation_id: int) -> HttpRes
         raise Http404(_("This conversation does not exist.")) from error
     except services.ServiceError as error:
         flash.error(request, str(error))
-        return _back_to(conversation_id)
+        return _back_to(request, conversation_id)
     flash.success(request, _transfer_confirmation(kind, target_id))
-    return _back_to(conversation_id)
+    return _back_to(request, conversation_id)
 
 
 def _transfer_confirmation(kind: str, target_id: int) -> str:
@@ -107,7 +108,7 @@ def conversation_unassign(request: HttpRequest, conversation_id: int) -> HttpRes
         flash.success(
             request, _("The conversation is back in the queue; it will go to a colleague.")
         )
-    return _back_to(conversation_id)
+    return _back_to(request, conversation_id)
 
 
 @require_POST
@@ -119,7 +120,7 @@ def contact_category_set(request: HttpRequest, conversation_id: int) -> HttpResp
     form = ContactCategoryForm(request.POST)
     if not form.is_valid():
         flash.error(request, _("Choose one of the listed categories."))
-        return _back_to(conversation_id)
+        return _back_to(request, conversation_id)
     contact = services.contact_set_category(
         actor=_staff_user(request),
         contact_id=contact_id,
@@ -133,7 +134,7 @@ def contact_category_set(request: HttpRequest, conversation_id: int) -> HttpResp
         )
         % {"contact": contact, "category": contact.get_category_display().lower()},
     )
-    return _back_to(conversation_id)
+    return _back_to(request, conversation_id)
 
 
 # --- team leads: teams and agents -------------------------------------------------------------

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages as flash
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from inbox import services
 from inbox.models import Conversation
+from inbox.navigation import redirect_to_conversation
 from inbox.selectors import lifecycle as lifecycle_selectors
 from inbox.views import _staff_user, staff_required
 
@@ -77,8 +77,8 @@ def conversation_context(request: HttpRequest, conversation: Conversation) -> di
     }
 
 
-def _back_to(conversation_id: int) -> HttpResponse:
-    return redirect("inbox:conversation", conversation_id=conversation_id)
+def _back_to(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    return redirect_to_conversation(request, conversation_id)
 
 
 def _carry_out(
@@ -94,7 +94,7 @@ def _carry_out(
         flash.error(request, str(error))
     else:
         flash.success(request, done)
-    return _back_to(conversation_id)
+    return _back_to(request, conversation_id)
 
 
 @require_POST
@@ -146,7 +146,7 @@ def conversation_snooze(request: HttpRequest, conversation_id: int) -> HttpRespo
         until = snooze_presets(timezone.now()).get(preset)
     if until is None:
         flash.error(request, _("Choose when the conversation should come back."))
-        return _back_to(conversation_id)
+        return _back_to(request, conversation_id)
     local_until = until.astimezone(WORKPLACE_TIMEZONE)
     return _carry_out(
         request,
@@ -165,7 +165,7 @@ def conversation_set_priority(request: HttpRequest, conversation_id: int) -> Htt
     priority = request.POST.get("priority", "")
     if not priority.isdigit():
         flash.error(request, _("Choose a priority."))
-        return _back_to(conversation_id)
+        return _back_to(request, conversation_id)
     return _carry_out(
         request,
         conversation_id,
@@ -224,7 +224,7 @@ def conversations_merge(request: HttpRequest, conversation_id: int) -> HttpRespo
     target = request.POST.get("target", "")
     if not target.isdigit():
         flash.error(request, _("Choose the conversation to merge into."))
-        return _back_to(conversation_id)
+        return _back_to(request, conversation_id)
     try:
         merged = services.conversations_merge(
             source_id=conversation_id, target_id=int(target), actor=_staff_user(request)
@@ -233,6 +233,6 @@ def conversations_merge(request: HttpRequest, conversation_id: int) -> HttpRespo
         raise Http404(_("This conversation does not exist.")) from error
     except services.ServiceError as error:
         flash.error(request, str(error))
-        return _back_to(conversation_id)
+        return _back_to(request, conversation_id)
     flash.success(request, _("The conversations are merged; this is where it continues."))
-    return _back_to(merged.id)
+    return _back_to(request, merged.id)

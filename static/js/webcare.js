@@ -54,6 +54,130 @@
 
   var MEASURES = { twitter: xLength, mastodon: mastodonLength };
 
+  // Text that looks like personal data in a public reply: the twin of inbox/personal_data.py
+  // (same patterns, same checks, same order; keep them in step: the browser test
+  // tests/browser/test_conversation_browser.py compares both on shared examples). The
+  // server refuses such a reply unless the agent confirms it; this only warns early.
+  var personalData = (function () {
+    var LETTER = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff";
+    var URL = /(?:https?:\/\/|www\.)[^\s<>"]+/gi;
+    var KINDS = ["iban", "email", "phone", "bsn", "postcode", "address"];
+    var PATTERNS = {
+      iban: /(?<![0-9A-Za-z])[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,3})?(?![0-9A-Za-z])/g,
+      email: /(?<![A-Za-z0-9._%+@-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])/g,
+      phone: /(?<![0-9A-Za-z+\/.#-])(?:(?:\+|00)31[ -]?(?:\(0\)[ -]?)?|\(0[1-9][0-9]{0,2}\)[ -]?|0(?=[1-9]))[0-9](?:[ -]?[0-9]){5,8}(?![0-9]|[.,:\/][0-9])/g,
+      bsn: /(?<![0-9A-Za-z.,\/+#\u20ac$-])(?:[0-9]{9}|[0-9]{4}\.[0-9]{2}\.[0-9]{3}|[0-9]{3}[. ][0-9]{3}[. ][0-9]{3})(?![0-9A-Za-z]|[.,:\/-][0-9])/g,
+      postcode: /(?<![0-9A-Za-z-])[1-9][0-9]{3} ?(?!SA|SD|SS)[A-Z]{2}(?![0-9A-Za-z-])/g,
+      address: new RegExp(
+        "(?<![" + LETTER + "])[" + LETTER + "][" + LETTER + "'-]*" +
+        "(?:straat|laan|weg|plein|gracht|kade|singel|dijk|steeg|dreef|markt|baan|burgwal" +
+        "|plantsoen|boulevard|hof|park|haven|pad)" +
+        " [1-9][0-9]{0,4}(?:[ -]?[A-Za-z](?![0-9A-Za-z])|-[0-9]{1,4}(?![0-9]))?" +
+        "(?![0-9]|[.:,][0-9]| ?(?:uur|u\\b|min|minuten|dag|dagen|week|weken|maand|maanden" +
+        "|jaar|keer|km|meter|procent|euro|%))", "g")
+    };
+    var NOT_STREETS = ["onderweg", "halfweg", "halverweg", "zijweg", "uitweg"];
+    var IBAN_LENGTHS = { NL: 18, BE: 16, DE: 22, FR: 27, GB: 22, ES: 24, IT: 27, LU: 20,
+      AT: 20, CH: 21, PL: 28, PT: 25, IE: 22, DK: 18 };
+    var ID_CONTEXT = /(?:zaak|order|bestel|kenmerk|referentie|factuur|klant|dossier|melding|ticket|case)[A-Za-z]*\.?[ ]*(?:nr\.?|nummer|no\.?)?[ ]*[:#]?[ ]*(?![\s\S])/i;
+    var ID_CONTEXT_REACH = 40;
+    var DATE_LIKE = /^[0-9]{1,2}-[0-9]{1,2}-(?:[0-9]{4}|[0-9]{2})(?![0-9])/;
+
+    function digitsOf(text) { return text.replace(/[^0-9]/g, ""); }
+
+    function bsnIsValid(digits) {
+      if (!/^[0-9]{9}$/.test(digits) || digits === "000000000") return false;
+      var total = 0;
+      for (var i = 0; i < 8; i++) total += (9 - i) * parseInt(digits[i], 10);
+      return (((total - parseInt(digits[8], 10)) % 11) + 11) % 11 === 0;
+    }
+
+    function ibanIsValid(iban) {
+      var compact = iban.replace(/ /g, "").toUpperCase();
+      if (!/^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$/.test(compact)) return false;
+      var expected = IBAN_LENGTHS[compact.slice(0, 2)];
+      if (expected !== undefined && compact.length !== expected) return false;
+      if (expected === undefined && (compact.length < 15 || compact.length > 34)) return false;
+      var remainder = 0;
+      var rearranged = compact.slice(4) + compact.slice(0, 4);
+      for (var i = 0; i < rearranged.length; i++) {
+        var value = parseInt(rearranged[i], 36);
+        remainder = (remainder * (value > 9 ? 100 : 10) + value) % 97;
+      }
+      return remainder === 1;
+    }
+
+    function phoneIsPlausible(candidate) {
+      var digits = digitsOf(candidate);
+      if (candidate.indexOf("+31") === 0 || candidate.indexOf("0031") === 0) {
+        var national = candidate.indexOf("0031") === 0 ? digits.slice(4) : digits.slice(2);
+        if (national[0] === "0" && candidate.indexOf("(0)") !== -1) national = national.slice(1);
+        return national.length === 9 && national[0] !== "0";
+      }
+      if (DATE_LIKE.test(candidate)) return false;
+      return digits.length === 10 && digits[0] === "0" && digits[1] !== "0" &&
+        digits.indexOf("0800") !== 0 && digits.indexOf("09") !== 0;
+    }
+
+    function isPlausible(kind, candidate) {
+      if (kind === "iban") return ibanIsValid(candidate);
+      if (kind === "phone") return phoneIsPlausible(candidate);
+      if (kind === "bsn") return bsnIsValid(digitsOf(candidate));
+      if (kind === "address") return NOT_STREETS.indexOf(candidate.split(" ")[0].toLowerCase()) === -1;
+      return true;
+    }
+
+    function shown(text) {
+      var keep = text.length > 7 ? 5 : Math.max(1, Math.floor(text.length / 2));
+      return text.slice(0, keep) + "\u2026";
+    }
+
+    function matches(pattern, text) {
+      var found = [];
+      var match;
+      pattern.lastIndex = 0;
+      while ((match = pattern.exec(text)) !== null) {
+        found.push({ start: match.index, end: match.index + match[0].length, text: match[0] });
+        if (match[0].length === 0) pattern.lastIndex++;
+      }
+      return found;
+    }
+
+    // Every finding as {kind, start, end, text, shown}, in text order.
+    function find(text) {
+      var taken = matches(URL, text).map(function (m) { return [m.start, m.end]; });
+      var findings = [];
+      KINDS.forEach(function (kind) {
+        matches(PATTERNS[kind], text).forEach(function (m) {
+          var overlaps = taken.some(function (span) { return m.start < span[1] && span[0] < m.end; });
+          if (overlaps || !isPlausible(kind, m.text)) return;
+          if ((kind === "bsn" || kind === "phone") &&
+              ID_CONTEXT.test(text.slice(Math.max(0, m.start - ID_CONTEXT_REACH), m.start))) return;
+          taken.push([m.start, m.end]);
+          findings.push({ kind: kind, start: m.start, end: m.end, text: m.text, shown: shown(m.text) });
+        });
+      });
+      return findings.sort(function (a, b) { return a.start - b.start; });
+    }
+
+    return { find: find };
+  })();
+  window.webcarePersonalData = personalData;
+
+  // The signature the server adds (inbox/signatures.py `signed`) is part of what the
+  // citizen gets, and counts.
+  function withSignature(textarea, text) {
+    var signature = textarea.dataset.signature;
+    var trimmed = text.replace(/\s+$/, "");
+    if (!signature || !trimmed || trimmed.endsWith(signature)) return trimmed;
+    return trimmed + " " + signature;
+  }
+
+  function isPrivateReply(form) {
+    var privateChoice = form && form.querySelector("input[name=private]:checked");
+    return Boolean(privateChoice && privateChoice.value === "on");
+  }
+
   // Live counter for the reply composer, counted the way the platform counts; the send
   // button is disabled while the text is too long, as the platform would refuse it.
   function bindCounter(textarea) {
@@ -68,19 +192,11 @@
       ? "{n} of {max} characters"
       : "{n} van {max} tekens";
     function limit() {
-      var privateChoice = form && form.querySelector("input[name=private]:checked");
-      var isPrivate = privateChoice && privateChoice.value === "on";
+      var isPrivate = isPrivateReply(form);
       return parseInt(isPrivate ? textarea.dataset.privateMaxLength : textarea.dataset.maxLength, 10);
     }
-    // The signature the server adds (inbox/signatures.py `signed`) counts too.
-    function withSignature(text) {
-      var signature = textarea.dataset.signature;
-      var trimmed = text.replace(/\s+$/, "");
-      if (!signature || trimmed.endsWith(signature)) return trimmed;
-      return trimmed + " " + signature;
-    }
     function update() {
-      var n = measure(withSignature(textarea.value));
+      var n = measure(withSignature(textarea, textarea.value));
       var max = limit();
       counter.textContent = template.replace("{n}", n).replace("{max}", max);
       counter.classList.toggle("over", n > max);
@@ -90,6 +206,45 @@
     if (form) form.addEventListener("change", update);
   }
 
+  // "How the citizen will see it": the reply with the signature, as plain text.
+  function bindPreview(textarea) {
+    var preview = document.getElementById("reply-preview");
+    if (!preview) return;
+    function update() {
+      var text = withSignature(textarea, textarea.value);
+      preview.textContent = text || preview.dataset.emptyText || "";
+      preview.classList.toggle("is-empty", !text);
+    }
+    textarea.addEventListener("input", update);
+    update();
+  }
+
+  // The warning while typing a public reply; the server's refusal is the real guard.
+  function bindPersonalDataWarning(textarea) {
+    var box = document.getElementById("personal-data-warning");
+    var list = document.getElementById("personal-data-findings");
+    var form = textarea.form;
+    if (!box || !list) return;
+    var shownKey = null;
+    function update() {
+      var findings = isPrivateReply(form) ? [] : personalData.find(textarea.value);
+      var key = findings.map(function (f) { return f.kind + ":" + f.text; }).join("|");
+      if (key === shownKey) return;
+      shownKey = key;
+      // Rebuilt only when what is found changes, so the live region speaks only then.
+      list.replaceChildren.apply(list, findings.map(function (finding) {
+        var item = document.createElement("li");
+        item.dataset.kind = finding.kind;
+        item.textContent = (box.dataset["label" + finding.kind.charAt(0).toUpperCase() +
+          finding.kind.slice(1)] || finding.kind) + ": " + finding.shown;
+        return item;
+      }));
+      box.hidden = findings.length === 0;
+    }
+    textarea.addEventListener("input", update);
+    if (form) form.addEventListener("change", update);
+    update();
+  }
   // A second click while the first submit is on its way would only repeat it; the
   // idempotency key already makes that harmless, this just makes it visible.
   function bindSubmitGuard(form) {
@@ -127,11 +282,69 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("textarea[data-max-length]").forEach(bindCounter);
-    document.querySelectorAll("textarea[data-max-length]").forEach(bindSlashSearch);
-    document.querySelectorAll("form.reply-form").forEach(bindSubmitGuard);
+  // Ctrl+Enter (Cmd+Enter on a Mac) in the reply sends it, through the form's own submit
+  // (so the guards above and the browser's validation run); not while it is too long.
+  document.addEventListener("keydown", function (event) {
+    var textarea = event.target;
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+    if (!textarea.matches || !textarea.matches("textarea[data-shortcut=reply]") || !textarea.form) return;
+    event.preventDefault();
+    var sendButton = textarea.form.querySelector("button[type=submit]");
+    if (sendButton && sendButton.disabled) return;
+    textarea.form.requestSubmit(sendButton || undefined);
   });
+
+  // The canned results by keyboard: Arrow down from the search field (or from a reply that
+  // is still "/shortcut") to the first result, arrows between them, Enter picks one
+  // (a button), Escape goes back to the reply.
+  function cannedButtons() {
+    return Array.from(document.querySelectorAll("#canned-results button[data-insert-text]"));
+  }
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (!target.matches) return;
+    var buttons = cannedButtons();
+    var reply = document.querySelector("textarea[data-shortcut=reply]");
+    var inSearch = target.id === "canned-query" ||
+      (target === reply && /^\/[\w-]*$/.test(reply.value));
+    if (inSearch && event.key === "ArrowDown" && buttons.length) {
+      event.preventDefault();
+      buttons[0].focus();
+      return;
+    }
+    if (target.id === "canned-query" && event.key === "Escape" && reply) {
+      reply.focus();
+      return;
+    }
+    var index = buttons.indexOf(target);
+    if (index === -1) return;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      var next = index + (event.key === "ArrowDown" ? 1 : -1);
+      if (next >= 0 && next < buttons.length) buttons[next].focus();
+      else if (next < 0) (document.getElementById("canned-query") || target).focus();
+    } else if (event.key === "Escape" && reply) {
+      event.preventDefault();
+      reply.focus();
+    }
+  });
+
+  // On the conversation page, and in the inbox's third pane that htmx loads later.
+  function bindComposers(root) {
+    var scope = root && root.querySelectorAll ? root : document;
+    scope.querySelectorAll("textarea[data-max-length]").forEach(function (textarea) {
+      if (textarea.dataset.composerBound) return;
+      textarea.dataset.composerBound = "1";
+      bindCounter(textarea);
+      bindSlashSearch(textarea);
+      bindPreview(textarea);
+      bindPersonalDataWarning(textarea);
+      if (textarea.form) bindSubmitGuard(textarea.form);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { bindComposers(document); });
+  document.addEventListener("htmx:load", function (event) { bindComposers(event.detail && event.detail.elt); });
 })();
 
 // --- Approval and collision detection (inbox/collision.py) ---------------------------------
@@ -161,7 +374,15 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("form.reply-form[data-typing-url]").forEach(bindTypingSignal);
-  });
+  function bindTypingSignals(root) {
+    var scope = root && root.querySelectorAll ? root : document;
+    scope.querySelectorAll("form.reply-form[data-typing-url]").forEach(function (form) {
+      if (form.dataset.typingBound) return;
+      form.dataset.typingBound = "1";
+      bindTypingSignal(form);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { bindTypingSignals(document); });
+  document.addEventListener("htmx:load", function (event) { bindTypingSignals(event.detail && event.detail.elt); });
 })();

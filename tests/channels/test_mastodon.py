@@ -21,7 +21,6 @@ from channels.base import (
 from channels.mastodon import NOTIFICATIONS_CURSOR, PAGE_SIZE, MastodonConnector
 from channels.models import Channel, QuarantinedItem
 from channels.registry import reply_rules
-from channels.sandbox import SandboxServer
 from channels.sandbox.accounts import MASTODON_ACCOUNT_ID, MASTODON_CREDENTIALS
 from channels.selectors import channel_ids_due_for_poll
 from channels.services import channel_create, channel_poll
@@ -29,18 +28,6 @@ from inbox.models import AuditEvent, Contact, Conversation, Message
 from inbox.services import ServiceError, reply_create, reply_deliver
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def mastodon_channel(db: None, sandbox: SandboxServer) -> Channel:
-    return channel_create(
-        kind=Channel.Kind.MASTODON,
-        name="demodorp-mastodon",
-        account_id=MASTODON_ACCOUNT_ID,
-        account_handle="gemeentedemodorp",
-        api_base_url=sandbox.url,
-        credentials=dict(MASTODON_CREDENTIALS),
-    )
 
 
 def poll(channel: Channel) -> int:

@@ -24,23 +24,9 @@ from inbox.services import (
     reply_create,
     reply_deliver,
     reply_reject,
-    staff_member_create,
 )
-from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def trainee(db: None) -> AgentProfile:
-    return staff_member_create(
-        username="tess",
-        password=PASSWORD,
-        first_name="Tess",
-        last_name="van Dijk",
-        presence="available",
-        in_training=True,
-    )
 
 
 @pytest.fixture

@@ -9,24 +9,12 @@ from django.test import Client
 from django.urls import reverse
 
 from channels.services import channel_poll
-from inbox.models import AgentProfile, Conversation, FlaggedWord, Message
-from inbox.services import reply_create, reply_reject, staff_member_create
+from inbox.models import Conversation, FlaggedWord, Message
+from inbox.services import reply_create, reply_reject
 from tests.conftest import PASSWORD
 from tests.inbox.helpers import citizen_writes
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def trainee(db: None) -> AgentProfile:
-    return staff_member_create(
-        username="tess",
-        password=PASSWORD,
-        first_name="Tess",
-        last_name="van Dijk",
-        presence="available",
-        in_training=True,
-    )
 
 
 def english_client(user) -> Client:

@@ -4,13 +4,14 @@ notes with mentions and merging (inbox/services/lifecycle.py)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from channels.base import SentReply
 from inbox.models import (
@@ -55,6 +56,14 @@ from tests.inbox.helpers import citizen_writes
 pytestmark = pytest.mark.django_db
 
 MONDAY_MORNING = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    # The refusals are matched on their English source text, whatever language an earlier
+    # test left active in this thread.
+    with translation.override("en"):
+        yield
 
 
 def _actions(conversation: Conversation) -> list[str]:

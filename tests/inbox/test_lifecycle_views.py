@@ -208,14 +208,17 @@ def test_mentions_show_in_the_inbox_until_the_conversation_is_opened(
     note_create(conversation_id=conversation.id, actor=agent.user, text="@bram kun jij helpen?")
     client = logged_in(second_agent)
 
-    inbox = client.get(reverse("inbox:inbox")).content.decode()
-    assert "Mentions of me" in inbox
+    mentions_queue = {"queue": "mentions"}
+    inbox = client.get(reverse("inbox:inbox"), mentions_queue).content.decode()
+    assert '<span id="queue-count-mentions">1</span>' in inbox
     assert "kun jij helpen?" in inbox
 
     _page(client, conversation)
 
     assert NoteMention.objects.get().read_at is not None
-    assert "Mentions of me" not in client.get(reverse("inbox:inbox")).content.decode()
+    inbox = client.get(reverse("inbox:inbox"), mentions_queue).content.decode()
+    assert '<span id="queue-count-mentions">0</span>' in inbox
+    assert "kun jij helpen?" not in inbox
 
 
 def test_the_conversation_page_with_notes_and_tags_keeps_its_queries_flat(
@@ -254,9 +257,9 @@ def test_the_inbox_with_mentions_keeps_its_queries_flat(
     client.get(reverse("inbox:inbox"))
 
     with django_assert_max_num_queries(10):
-        response = client.get(reverse("inbox:inbox"))
+        response = client.get(reverse("inbox:inbox"), {"queue": "mentions"})
 
-    assert response.content.decode().count('class="mention-row"') == 6
+    assert response.content.decode().count('class="inbox-row-line inbox-row-mention"') == 6
 
 
 def test_the_wake_task_is_scheduled_and_wakes(settings, channel, agent):

@@ -46,26 +46,31 @@ def test_the_inbox_shows_my_conversations_and_the_queue_in_flat_queries(
 
     content = response.content.decode()
     assert response.status_code == 200
-    assert content.count('class="conversation-row') == 6 + 1
-    assert "Nog niemand heeft mij" in content
-    assert 'Mijn gesprekken <span class="count">(6)</span>' in content
+    # The inbox opens on my own queue; the unassigned one is a click away.
+    assert content.count("data-conversation-row ") == 6
+    assert '<span id="queue-count-mine">6</span>' in content
+    assert '<span id="queue-count-unassigned">1</span>' in content
+    unassigned = client.get(reverse("inbox:inbox"), {"queue": "unassigned"}).content.decode()
+    assert "Nog niemand heeft mij" in unassigned
 
 
 def test_long_lists_are_cut_and_say_how_many_there_are(logged_in, agent, channel, monkeypatch):
-    monkeypatch.setattr("inbox.selectors.INBOX_PAGE_SIZE", 3)
+    monkeypatch.setattr("inbox.selectors.inbox.INBOX_PAGE_SIZE", 3)
     for number in range(5):
         citizen_writes(channel, username=f"burger{number}")
 
-    content = logged_in(agent).get(reverse("inbox:inbox")).content.decode()
+    content = logged_in(agent).get(reverse("inbox:inbox"), {"queue": "unassigned"}).content.decode()
 
-    assert content.count('class="conversation-row') == 3
+    assert content.count("data-conversation-row ") == 3
     assert "(5)" in content
-    assert "de 3 die het langst wachten" in content
+    assert 'id="inbox-next-page"' in content
 
 
 def test_the_inbox_lists_are_served_as_a_partial_to_htmx(logged_in, agent, channel):
     citizen_writes(channel, username="hx", text="Partial")
-    response = logged_in(agent).get(reverse("inbox:inbox"), HTTP_HX_REQUEST="true")
+    response = logged_in(agent).get(
+        reverse("inbox:inbox_list"), {"queue": "unassigned"}, HTTP_HX_REQUEST="true"
+    )
     content = response.content.decode()
     assert "Partial" in content
     assert "<html" not in content
@@ -76,10 +81,11 @@ def test_the_inbox_is_in_dutch_even_for_an_english_browser_until_english_is_chos
 ):
     client = logged_in(agent)
     english_browser = client.get(reverse("inbox:inbox"), HTTP_ACCEPT_LANGUAGE="en-GB")
-    assert "Mijn gesprekken" in english_browser.content.decode()
+    assert "Er zijn geen gesprekken aan je toegewezen." in english_browser.content.decode()
 
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
-    assert "My conversations" in client.get(reverse("inbox:inbox")).content.decode()
+    content = client.get(reverse("inbox:inbox")).content.decode()
+    assert "No conversations assigned to you." in content
 
 
 def test_the_conversation_page_shows_the_thread_and_history_in_flat_queries(

@@ -2,49 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
-
 import pytest
 
 from channels.services import channel_poll
-from tests.conftest import PASSWORD, browser_required
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def page(monkeypatch) -> Iterator[object]:
-    if not os.path.exists(CHROMIUM):
-        if browser_required():
-            pytest.fail(
-                f"Chromium is required (WEBCARE_REQUIRE_BROWSER=1) but {CHROMIUM} is missing"
-            )
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    # Playwright's sync API runs an event loop in this thread; our ORM calls here are
-    # synchronous test set-up, not async code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        context = browser.new_context(locale="nl-NL")
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 def test_an_agent_logs_in_answers_a_citizen_and_sees_the_reply_sent(
@@ -63,6 +26,9 @@ def test_an_agent_logs_in_answers_a_citizen_and_sees_the_reply_sent(
     page.get_by_label("Gebruikersnaam").fill(agent.user.username)
     page.get_by_label("Wachtwoord").fill(PASSWORD)
     page.get_by_role("button", name="Inloggen").click()
+    # "All open": the citizen is there whether or not the worker assigned them already.
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/?queue=all")
 
     page.get_by_role("link", name="Els").first.click()
     expect(page.get_by_text("lantaarnpaal voor Kerkstraat 12")).to_be_visible()
@@ -103,6 +69,9 @@ def test_an_agent_answers_with_a_canned_response_picked_by_typing_a_shortcut(
     page.get_by_label("Gebruikersnaam").fill(agent.user.username)
     page.get_by_label("Wachtwoord").fill(PASSWORD)
     page.get_by_role("button", name="Inloggen").click()
+    # "All open": the citizen is there whether or not the worker assigned them already.
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/?queue=all")
     page.get_by_role("link", name="Els").first.click()
 
     composer = page.get_by_label("Je antwoord")
