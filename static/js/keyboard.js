@@ -130,7 +130,8 @@
   function leaveField(event) {
     var target = event.target;
     if (!shortcutsEnabled() || !isTyping(target) || target.closest("dialog")) return;
-    if (target.matches("select")) return;  // Esc closes its list of options
+    // A select's open list of options takes Esc itself; the page only gets Esc once the
+    // list is closed, and then Esc leaves the select like any other field.
     target.blur();
   }
 

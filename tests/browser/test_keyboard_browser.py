@@ -106,6 +106,14 @@ def test_a_takes_the_open_conversation_and_e_resolves_it(
     conversation.refresh_from_db()
     assert conversation.assignee_id == agent.user.pk
 
+    # Now the agent's own: "a" goes to "transfer to", and Esc leaves that select again.
+    page.wait_for_timeout(300)
+    page.keyboard.press("a")
+    transfer = page.locator('select[data-shortcut="assign"]')
+    expect(transfer).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(transfer).not_to_be_focused()
+
     page.keyboard.press("e")
 
     def resolved() -> bool:
