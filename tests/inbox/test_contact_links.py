@@ -18,17 +18,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def mastodon(db: None) -> Channel:
-    return channel_create(
-        kind=Channel.Kind.MASTODON,
-        name="demodorp-mastodon",
-        account_id="109000",
-        api_base_url="https://social.demodorp.nl",
-        credentials={"access_token": "not-used-here"},
-    )
-
-
-@pytest.fixture
 def facebook(db: None) -> Channel:
     return channel_create(
         kind=Channel.Kind.FACEBOOK,
@@ -43,9 +32,9 @@ def _contact(channel: Channel, username: str) -> Contact:
 
 
 def test_linking_two_unlinked_contacts_makes_one_person_and_audits_both_ids(
-    agent, channel, mastodon
+    agent, channel, mastodon_channel
 ):
-    on_x, on_mastodon = _contact(channel, "els"), _contact(mastodon, "els@social.example")
+    on_x, on_mastodon = _contact(channel, "els"), _contact(mastodon_channel, "els@social.example")
 
     person = contacts_link(actor=agent.user, contact_id=on_x.id, other_contact_id=on_mastodon.id)
 
@@ -58,8 +47,10 @@ def test_linking_two_unlinked_contacts_makes_one_person_and_audits_both_ids(
     assert event.data["person_id"] == person.id
 
 
-def test_linking_a_third_account_joins_the_existing_person(agent, channel, mastodon, facebook):
-    on_x, on_mastodon = _contact(channel, "els"), _contact(mastodon, "els@social.example")
+def test_linking_a_third_account_joins_the_existing_person(
+    agent, channel, mastodon_channel, facebook
+):
+    on_x, on_mastodon = _contact(channel, "els"), _contact(mastodon_channel, "els@social.example")
     on_facebook = _contact(facebook, "els.fb")
     person = contacts_link(actor=agent.user, contact_id=on_x.id, other_contact_id=on_mastodon.id)
 
@@ -70,8 +61,8 @@ def test_linking_a_third_account_joins_the_existing_person(agent, channel, masto
     assert person.contacts.count() == 3
 
 
-def test_linking_two_persons_merges_them_into_one(agent, channel, mastodon, facebook):
-    on_x, on_mastodon = _contact(channel, "els"), _contact(mastodon, "els@social.example")
+def test_linking_two_persons_merges_them_into_one(agent, channel, mastodon_channel, facebook):
+    on_x, on_mastodon = _contact(channel, "els"), _contact(mastodon_channel, "els@social.example")
     on_facebook, second_x = _contact(facebook, "els.fb"), _contact(channel, "els_werk")
     first = contacts_link(actor=agent.user, contact_id=on_x.id, other_contact_id=on_mastodon.id)
     second = contacts_link(
@@ -89,8 +80,8 @@ def test_linking_two_persons_merges_them_into_one(agent, channel, mastodon, face
     assert event.data["merged_person_id"] == max(first.id, second.id)
 
 
-def test_linking_to_itself_or_twice_is_refused(agent, channel, mastodon):
-    on_x, on_mastodon = _contact(channel, "els"), _contact(mastodon, "els@social.example")
+def test_linking_to_itself_or_twice_is_refused(agent, channel, mastodon_channel):
+    on_x, on_mastodon = _contact(channel, "els"), _contact(mastodon_channel, "els@social.example")
 
     with pytest.raises(ServiceError):
         contacts_link(actor=agent.user, contact_id=on_x.id, other_contact_id=on_x.id)
@@ -108,8 +99,8 @@ def test_linking_an_unknown_contact_raises_does_not_exist(agent, channel):
     assert Person.objects.count() == 0
 
 
-def test_unlinking_the_last_but_one_account_dissolves_the_person(agent, channel, mastodon):
-    on_x, on_mastodon = _contact(channel, "els"), _contact(mastodon, "els@social.example")
+def test_unlinking_the_last_but_one_account_dissolves_the_person(agent, channel, mastodon_channel):
+    on_x, on_mastodon = _contact(channel, "els"), _contact(mastodon_channel, "els@social.example")
     person = contacts_link(actor=agent.user, contact_id=on_x.id, other_contact_id=on_mastodon.id)
 
     contact_unlink(actor=agent.user, contact_id=on_mastodon.id)
@@ -123,8 +114,10 @@ def test_unlinking_the_last_but_one_account_dissolves_the_person(agent, channel,
     assert event.data["person_dissolved"] is True
 
 
-def test_unlinking_one_of_three_keeps_the_other_two_linked(agent, channel, mastodon, facebook):
-    on_x, on_mastodon = _contact(channel, "els"), _contact(mastodon, "els@social.example")
+def test_unlinking_one_of_three_keeps_the_other_two_linked(
+    agent, channel, mastodon_channel, facebook
+):
+    on_x, on_mastodon = _contact(channel, "els"), _contact(mastodon_channel, "els@social.example")
     on_facebook = _contact(facebook, "els.fb")
     person = contacts_link(actor=agent.user, contact_id=on_x.id, other_contact_id=on_mastodon.id)
     contacts_link(actor=agent.user, contact_id=on_x.id, other_contact_id=on_facebook.id)
@@ -141,11 +134,11 @@ def test_unlinking_a_contact_that_is_not_linked_is_refused(agent, channel):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_agents_linking_at_once_end_with_one_person(
-    agent, second_agent, channel, mastodon, facebook
+    agent, second_agent, channel, mastodon_channel, facebook
 ):
     """A–B and B–C linked at the same moment: the locks serialise them, so all three end
     up as one citizen, not as two Persons."""
-    on_x, on_mastodon = _contact(channel, "els"), _contact(mastodon, "els@social.example")
+    on_x, on_mastodon = _contact(channel, "els"), _contact(mastodon_channel, "els@social.example")
     on_facebook = _contact(facebook, "els.fb")
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []

@@ -14,24 +14,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from channels.models import Channel
-from channels.services import channel_create
 from inbox import services
 from inbox.models import AuditEvent, Conversation, Message
 from tests.inbox.helpers import citizen_writes
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def mastodon(db: None) -> Channel:
-    return channel_create(
-        kind=Channel.Kind.MASTODON,
-        name="demodorp-mastodon",
-        account_id="109000",
-        account_handle="gemeente",
-        api_base_url="https://social.demodorp.nl",
-        credentials={"access_token": "not-used-here"},
-    )
 
 
 def _reply(conversation: Conversation, actor, text: str = "We kijken ernaar.") -> Message:  # type: ignore[no-untyped-def]
@@ -157,7 +144,7 @@ def _queries_for_page(client, conversation: Conversation) -> int:  # type: ignor
 
 
 def test_the_page_has_the_same_query_count_for_a_short_and_a_long_thread_and_history(
-    logged_in, agent, channel, mastodon
+    logged_in, agent, channel, mastodon_channel
 ):
     """3 vs 30 messages (with replies and notes), 1 vs 10 earlier conversations on two
     channels: the same number of queries."""
@@ -180,7 +167,9 @@ def test_the_page_has_the_same_query_count_for_a_short_and_a_long_thread_and_his
                 )
         # Half on X, the rest (at least one) on Mastodon by the same, linked, citizen.
         _conversations_of(channel, username, earlier // 2)
-        other = _conversations_of(mastodon, f"{username}@social.example", earlier - earlier // 2)
+        other = _conversations_of(
+            mastodon_channel, f"{username}@social.example", earlier - earlier // 2
+        )
         services.contacts_link(
             actor=agent.user,
             contact_id=conversation.contact_id,
@@ -204,11 +193,11 @@ def test_the_page_has_the_same_query_count_for_a_short_and_a_long_thread_and_his
 
 
 def test_the_citizen_panel_lists_conversations_of_linked_accounts_on_other_channels(
-    logged_in, agent, channel, mastodon
+    logged_in, agent, channel, mastodon_channel
 ):
     on_x = citizen_writes(channel, username="els", text="Container niet geleegd")
     on_mastodon = citizen_writes(
-        mastodon, username="els@social.example", text="Hoi, nog een vraag over de container"
+        mastodon_channel, username="els@social.example", text="Hoi, nog een vraag over de container"
     )
     client = logged_in(agent)
     assert "nog een vraag over de container" not in _page(client, on_x)
@@ -227,10 +216,10 @@ def test_the_citizen_panel_lists_conversations_of_linked_accounts_on_other_chann
 
 
 def test_contact_search_finds_other_channels_only_and_offers_a_link(
-    logged_in, agent, channel, mastodon
+    logged_in, agent, channel, mastodon_channel
 ):
     on_x = citizen_writes(channel, username="els_x", text="Vraag")
-    on_mastodon = citizen_writes(mastodon, username="els@social.example", text="Vraag")
+    on_mastodon = citizen_writes(mastodon_channel, username="els@social.example", text="Vraag")
     citizen_writes(channel, username="elsbeth", text="Vraag")
     client = logged_in(agent)
 
@@ -250,10 +239,12 @@ def test_contact_search_finds_other_channels_only_and_offers_a_link(
 
 
 def test_unlinking_from_the_panel_takes_the_other_channel_out_again(
-    logged_in, agent, channel, mastodon
+    logged_in, agent, channel, mastodon_channel
 ):
     on_x = citizen_writes(channel, username="els", text="Container niet geleegd")
-    on_mastodon = citizen_writes(mastodon, username="els@social.example", text="Andere vraag")
+    on_mastodon = citizen_writes(
+        mastodon_channel, username="els@social.example", text="Andere vraag"
+    )
     services.contacts_link(
         actor=agent.user, contact_id=on_x.contact_id, other_contact_id=on_mastodon.contact_id
     )
@@ -268,9 +259,9 @@ def test_unlinking_from_the_panel_takes_the_other_channel_out_again(
     assert AuditEvent.objects.filter(action="contact.unlinked").count() == 1
 
 
-def test_the_profile_link_goes_to_the_platform(logged_in, agent, channel, mastodon):
+def test_the_profile_link_goes_to_the_platform(logged_in, agent, channel, mastodon_channel):
     on_x = citizen_writes(channel, username="els", text="Vraag")
-    on_mastodon = citizen_writes(mastodon, username="els@social.example", text="Vraag")
+    on_mastodon = citizen_writes(mastodon_channel, username="els@social.example", text="Vraag")
     client = logged_in(agent)
 
     assert 'href="https://x.com/els"' in _page(client, on_x)
