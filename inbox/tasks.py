@@ -30,3 +30,8 @@ def recover_stuck_replies() -> int:
 @shared_task(name="inbox.wake_snoozed", ignore_result=True)
 def wake_snoozed() -> int:
     return services.conversations_wake_snoozed()
+
+
+@shared_task(name="inbox.metrics_refresh", ignore_result=True)
+def metrics_refresh() -> int:
+    return services.metrics_refresh()

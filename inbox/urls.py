@@ -4,8 +4,17 @@ from inbox import views
 from inbox.views import approval as approval_views
 from inbox.views import assignment as assignment_views
 from inbox.views import conversation as conversation_views
+from inbox.views import (
+    dashboard,
+    live,
+    metrics_export,
+    metrics_settings,
+    preferences,
+    screen,
+    search,
+    topics,
+)
 from inbox.views import lifecycle as lifecycle_views
-from inbox.views import live, preferences, screen, search
 
 app_name = "inbox"
 
@@ -22,7 +31,6 @@ urlpatterns = [
     path("canned/<int:canned_response_id>/", views.canned_edit, name="canned_edit"),
     path("canned/<int:canned_response_id>/delete/", views.canned_delete, name="canned_delete"),
     path("presence/", views.presence_set, name="presence"),
-    path("dashboard/", views.dashboard, name="dashboard"),
     # --- assignment: presence, teams, routing, take / transfer / unassign
     path(
         "conversations/<int:conversation_id>/transfer/",
@@ -134,3 +142,9 @@ urlpatterns += live.urlpatterns
 urlpatterns += search.urlpatterns
 urlpatterns += preferences.urlpatterns
 urlpatterns += conversation_views.urlpatterns
+
+# The team lead's dashboard and its settings (issue 6).
+urlpatterns += dashboard.urlpatterns
+urlpatterns += metrics_settings.urlpatterns
+urlpatterns += topics.urlpatterns
+urlpatterns += metrics_export.urlpatterns

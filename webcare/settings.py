@@ -232,6 +232,8 @@ CELERY_BEAT_SCHEDULE = {
     "inbox.presence_sweep": {"task": "inbox.presence_sweep", "schedule": 60.0},
     # Snoozed conversations whose time has come open again (at most 30 s late).
     "inbox.wake_snoozed": {"task": "inbox.wake_snoozed", "schedule": 30.0},
+    # The dashboard's facts and rollups catch up with what changed (docs/metrics.md).
+    "inbox.metrics_refresh": {"task": "inbox.metrics_refresh", "schedule": 15.0},
 }
 
 # --- Webcare ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from channels import api as channel_views
+from inbox.api import metrics as metrics_views
 from inbox.api import views
 from inbox.api.exceptions import api_not_found
 
@@ -54,6 +55,8 @@ v1 = [
         channel_views.ChannelHealth.as_view(),
         name="channel_health",
     ),
+    # The dashboard's figures (issue 6): paths under v1/metrics/.
+    *metrics_views.urlpatterns,
 ]
 
 app_name = "api"

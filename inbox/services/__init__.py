@@ -9,7 +9,9 @@ Each service is one transaction that also writes its audit event, and sends side
 - `lifecycle`: status, snooze, care cycles, priority, tags, notes, merge;
 - `replies`: the outbox from the composer to the platform;
 - `approval`: four-eyes review of replies before they are queued;
-- `staff`, `canned_responses`, `teams`: the team's set-up.
+- `staff`, `canned_responses`, `teams`: the team's set-up;
+- `metrics`: the dashboard's facts and rollups, rebuilt from what changed;
+- `schedules`: opening hours and service norms; `topics`: topic rules.
 
 `from inbox import services; services.reply_create(...)` keeps working: the public names
 are re-exported here.
@@ -19,13 +21,16 @@ from inbox.services.api_tokens import *  # noqa: F403
 from inbox.services.approval import *  # noqa: F403
 from inbox.services.assignment import *  # noqa: F403
 from inbox.services.canned_responses import *  # noqa: F403
-from inbox.services.common import ServiceError, audit  # noqa: F401
+from inbox.services.common import ServiceError, audit, metrics_mark_changed  # noqa: F401
 from inbox.services.contacts import *  # noqa: F403
 from inbox.services.ingest import *  # noqa: F403
 from inbox.services.lifecycle import *  # noqa: F403
+from inbox.services.metrics import *  # noqa: F403
 from inbox.services.preferences import *  # noqa: F403
 from inbox.services.reading import *  # noqa: F403
 from inbox.services.replies import *  # noqa: F403
 from inbox.services.routing import *  # noqa: F403
+from inbox.services.schedules import *  # noqa: F403
 from inbox.services.staff import *  # noqa: F403
 from inbox.services.teams import *  # noqa: F403
+from inbox.services.topics import *  # noqa: F403

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from inbox.models import AgentProfile, AuditEvent, Conversation, Team, TeamMembership
-from inbox.services.common import ServiceError, audit
+from inbox.services.common import ServiceError, audit, metrics_mark_changed
 
 __all__ = [
     "ASSIGNMENT_BATCH_SIZE",
@@ -322,6 +322,7 @@ def conversations_assign_waiting() -> int:
     Conversation.objects.bulk_update(assigned, ["assignee", "assigned_at"])
     AgentProfile.objects.bulk_update(touched.values(), ["last_assigned_at"])
     AuditEvent.objects.bulk_create(events)
+    metrics_mark_changed(conversation.id for conversation in assigned)
     if len(waiting) == ASSIGNMENT_BATCH_SIZE:
         enqueue_assignment()
     return len(assigned)

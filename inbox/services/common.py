@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import User
 
 from inbox.models import (
     AuditEvent,
+    MetricsDirtyConversation,
 )
 
 logger = logging.getLogger(__name__)
@@ -27,11 +29,25 @@ def audit(
     message_id: int | None = None,
     **data: Any,
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         action=action,
         actor=actor,
         channel_id=channel_id,
         conversation_id=conversation_id,
         message_id=message_id,
         data=data,
+    )
+    if conversation_id is not None:
+        # Every change of a conversation is audited, so this one line keeps the dashboard's
+        # facts and rollups in step with all of them (services/metrics.py).
+        metrics_mark_changed([conversation_id])
+    return event
+
+
+def metrics_mark_changed(conversation_ids: Iterable[int]) -> None:
+    """Note, in the caller's transaction, that these conversations' facts and rollups must be
+    rebuilt; the refresh task (services.metrics_refresh) does it within seconds."""
+    MetricsDirtyConversation.objects.bulk_create(
+        MetricsDirtyConversation(conversation_id=conversation_id)
+        for conversation_id in set(conversation_ids)
     )

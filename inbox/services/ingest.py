@@ -21,7 +21,7 @@ from inbox.models import (
     Message,
 )
 from inbox.services.assignment import agent_is_available, enqueue_assignment
-from inbox.services.common import audit
+from inbox.services.common import audit, metrics_mark_changed
 from inbox.services.lifecycle import care_cycle_start
 from inbox.services.replies import conversation_note_response, reply_record_delivery
 from inbox.services.routing import Router, conversation_record_route, router_load
@@ -69,6 +69,7 @@ def messages_ingest(
     conversations: dict[str, Conversation] = {}
     new_messages = new_conversations = echoes = 0
     needs_assignment = False
+    changed_conversation_ids: set[int] = set()
     now = timezone.now()
     # Read only when the batch starts a conversation, and then once for the whole batch.
     load_router = functools.cache(router_load)
@@ -111,9 +112,12 @@ def messages_ingest(
             raw=storable_json(platform_message.raw),
         )
         new_messages += 1
+        changed_conversation_ids.add(conversation.id)
         _conversation_note_inbound(conversation, message)
         if conversation.assignee_id is None:
             needs_assignment = True
+
+    metrics_mark_changed(changed_conversation_ids)
 
     quarantined_keys = {_quarantine_key(rejected): rejected for rejected in fetched.rejected}
     already_quarantined = set(

@@ -20,7 +20,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from channels.registry import reply_rules
-from channels.selectors import channels_with_health
 from inbox import canned, selectors, services
 from inbox.forms import CannedResponseForm, ReplyForm
 from inbox.models import AgentProfile, CannedResponse, Conversation, Message
@@ -288,19 +287,6 @@ def presence_set(request: HttpRequest) -> HttpResponse:
     if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         return redirect(next_url)
     return redirect("inbox:inbox")
-
-
-@require_GET
-@team_lead_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    context = {
-        "metrics": selectors.dashboard_metrics(now=timezone.now()),
-        "channels": channels_with_health(),
-        "days": 7,
-    }
-    if request.htmx:  # type: ignore[attr-defined]
-        return render(request, "inbox/_dashboard_tables.html", context)
-    return render(request, "inbox/dashboard.html", context)
 
 
 # --- canned responses ----------------------------------------------------------------------

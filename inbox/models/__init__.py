@@ -717,3 +717,56 @@ class FlaggedWord(models.Model):
 
     def __str__(self) -> str:
         return self.word
+
+
+# The dashboard's settings, facts and rollups (issue 6) live in their own module.
+from inbox.models.metrics import (  # noqa: E402
+    ClosedDay,
+    CycleFact,
+    MessageTopic,
+    MetricsAgentHour,
+    MetricsDirtyConversation,
+    MetricsHour,
+    MetricsTagHour,
+    MetricsTermDay,
+    MetricsTopicHour,
+    OpeningPeriod,
+    ServiceNorm,
+    TeamSchedule,
+    Topic,
+    WaitFact,
+)
+
+__all__ = [
+    "AgentProfile",
+    "AuditEvent",
+    "CannedResponse",
+    "CareCycle",
+    "ClosedDay",
+    "Contact",
+    "Conversation",
+    "ConversationReadState",
+    "ConversationTag",
+    "CycleFact",
+    "FlaggedWord",
+    "Message",
+    "MessageTopic",
+    "MetricsAgentHour",
+    "MetricsDirtyConversation",
+    "MetricsHour",
+    "MetricsTagHour",
+    "MetricsTermDay",
+    "MetricsTopicHour",
+    "Note",
+    "NoteMention",
+    "OpeningPeriod",
+    "Person",
+    "RoutingRule",
+    "ServiceNorm",
+    "Tag",
+    "Team",
+    "TeamMembership",
+    "TeamSchedule",
+    "Topic",
+    "WaitFact",
+]
