@@ -261,6 +261,9 @@ WEBCARE_THEME_CLASS = env_str("WEBCARE_THEME_CLASS", "utrecht-theme") or "utrech
 # Response norm used for the inbox's waiting-time colours until the dashboard's service
 # norms (issue 6) replace it: amber from 75 % of the norm, red past it.
 WEBCARE_RESPONSE_NORM_MINUTES = env_int("WEBCARE_RESPONSE_NORM_MINUTES", 60, minimum=1)
+# The dashboard shows a word or hashtag only when at least this many different citizens used
+# it in the period: topics and aggregates, never one citizen's words (docs/metrics.md).
+WEBCARE_TERM_MIN_CITIZENS = env_int("WEBCARE_TERM_MIN_CITIZENS", 3, minimum=1)
 # Where citizens and staff report an accessibility problem (the accessibility statement).
 WEBCARE_ACCESSIBILITY_CONTACT = env_str("WEBCARE_ACCESSIBILITY_CONTACT", "") or ""
 # Port of the local sandbox platform started by `make run` (demo channel points at it).
