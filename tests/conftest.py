@@ -14,7 +14,9 @@ from collections.abc import Iterator
 import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
+from django.conf import settings
 from django.db import connections as db_connections
+from django.utils import translation
 
 from channels.models import Channel
 from channels.sandbox import DEMO_ACCOUNT_ID, DEMO_CREDENTIALS, SandboxServer
@@ -30,6 +32,16 @@ PASSWORD = "correct horse battery staple"
 def pytest_configure(config: pytest.Config) -> None:
     # A queue of our own, so that a `make run` worker on the same Redis never takes our tasks.
     celery_app.conf.task_default_queue = f"webcare-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Each test starts in the default language (Dutch), as a fresh request would: Django's
+    active language is per thread, so without this a test that switched to English would
+    leave it on for whatever test runs next."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(scope="session")

@@ -110,11 +110,18 @@ def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=AMSTERDAM)
 
 
+# Ids are PostgreSQL integers; a larger number would fail in the database, not here.
+_MAX_ID = 2**31 - 1
+
+
 def _ids(raw: str) -> tuple[int, ...]:
     try:
-        return tuple(sorted({int(part) for part in raw.split(",") if part.strip()}))
+        ids = tuple(sorted({int(part) for part in raw.split(",") if part.strip()}))
     except ValueError as error:
         raise InvalidMetricsQuery(_("Filters take numeric ids.")) from error
+    if any(not 0 < id_ <= _MAX_ID for id_ in ids):
+        raise InvalidMetricsQuery(_("Filters take numeric ids."))
+    return ids
 
 
 def metrics_query_from_params(
@@ -139,6 +146,8 @@ def metrics_query_from_params(
             last = date.fromisoformat(params.get("to", ""))
         except ValueError as error:
             raise InvalidMetricsQuery(_("Give both dates as YYYY-MM-DD.")) from error
+        if not (2000 <= first.year <= 2999 and 2000 <= last.year <= 2999):
+            raise InvalidMetricsQuery(_("Give dates between the years 2000 and 2999."))
         if last < first:
             raise InvalidMetricsQuery(_("The end date is before the start date."))
         if (last - first).days + 1 > MAX_RANGE_DAYS:

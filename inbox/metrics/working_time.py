@@ -15,8 +15,20 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
+from django.utils.translation import gettext_lazy as _
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+# Weekday names by date.weekday(): 0 = Monday.
+WEEKDAYS = (
+    _("Monday"),
+    _("Tuesday"),
+    _("Wednesday"),
+    _("Thursday"),
+    _("Friday"),
+    _("Saturday"),
+    _("Sunday"),
+)
 
 # Monday to Friday 08:30-17:00: the hours of most municipal contact centres, used by a team
 # that has not set its own and by conversations without a team.
@@ -52,6 +64,9 @@ class WorkingCalendar:
             day_periods.sort()
         return by_weekday
 
+    def periods_on(self, weekday: int) -> list[tuple[int, int]]:
+        return self._periods_by_weekday[weekday]
+
     @property
     def is_never_open(self) -> bool:
         return not self.periods
@@ -61,17 +76,9 @@ class WorkingCalendar:
             return True
         return self.observes_public_holidays and day in dutch_public_holidays(day.year)
 
-    def open_intervals_on(self, day: date) -> Iterator[tuple[datetime, datetime]]:
+    def open_intervals_on(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """The day's opening periods as aware UTC datetimes (none on a closed day)."""
-        if self.is_closed_on(day):
-            return
-        midnight = datetime(day.year, day.month, day.day, tzinfo=AMSTERDAM)
-        for opens, closes in self._periods_by_weekday[day.weekday()]:
-            # Wall-clock arithmetic, then UTC: a period is its local hours on a DST day too.
-            yield (
-                _wall_clock(midnight, opens).astimezone(UTC),
-                _wall_clock(midnight, closes).astimezone(UTC),
-            )
+        return _open_intervals_on(self, day)
 
     def open_intervals(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
         """The opening periods overlapping [start, end), clipped to it."""
@@ -95,7 +102,7 @@ class WorkingCalendar:
         return round(total)
 
     def is_open_at(self, moment: datetime) -> bool:
-        return any(True for _ in self.open_intervals(moment, moment + timedelta(seconds=1)))
+        return any(True for _interval in self.open_intervals(moment, moment + timedelta(seconds=1)))
 
     def add_working_seconds(self, start: datetime, seconds: float) -> datetime | None:
         """The moment `seconds` of opening hours after `start`: a deadline on the working-time
@@ -104,7 +111,7 @@ class WorkingCalendar:
             return start
         remaining = timedelta(seconds=seconds)
         day = start.astimezone(AMSTERDAM).date()
-        for _ in range(_SEARCH_LIMIT_DAYS):
+        for _day in range(_SEARCH_LIMIT_DAYS):
             for opens, closes in self.open_intervals_on(day):
                 opens = max(opens, start)
                 if opens >= closes:
@@ -117,6 +124,25 @@ class WorkingCalendar:
 
     def weekly_open_seconds(self) -> int:
         return sum((closes - opens) * 60 for _weekday, opens, closes in self.periods)
+
+
+# The metrics refresh and the demo history ask for the same days of the same few calendars
+# hundreds of thousands of times; a calendar is immutable, so its days are cached.
+@functools.lru_cache(maxsize=65536)
+def _open_intervals_on(
+    calendar: WorkingCalendar, day: date
+) -> tuple[tuple[datetime, datetime], ...]:
+    if calendar.is_closed_on(day):
+        return ()
+    midnight = datetime(day.year, day.month, day.day, tzinfo=AMSTERDAM)
+    # Wall-clock arithmetic, then UTC: a period is its local hours on a DST day too.
+    return tuple(
+        (
+            _wall_clock(midnight, opens).astimezone(UTC),
+            _wall_clock(midnight, closes).astimezone(UTC),
+        )
+        for opens, closes in calendar.periods_on(day.weekday())
+    )
 
 
 def _wall_clock(midnight: datetime, minutes: int) -> datetime:
@@ -168,3 +194,57 @@ def calendars_for_teams(team_ids: Iterable[int | None]) -> dict[int | None, Work
 
 def calendar_for_team(team_id: int | None) -> WorkingCalendar:
     return calendars_for_teams([team_id])[team_id]
+
+
+def public_holidays_from(today: date, *, years: int = 2) -> list[tuple[date, str]]:
+    """The Dutch public holidays from `today` to the end of next year (with `years=2`), in
+    date order, with their Dutch names: what the opening-hours page lists."""
+    found: list[tuple[date, str]] = []
+    for year in range(today.year, today.year + years):
+        found.extend(
+            (day, name) for day, name in dutch_public_holidays(year).items() if day >= today
+        )
+    return sorted(found)
+
+
+def minute_label(minute: int) -> str:
+    """510 → "08:30"; 1440 → "24:00" (closing at midnight)."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """What the opening-hours page shows of a team: its calendar (the default one when it
+    has no schedule of its own yet) and its closed days with their names."""
+
+    calendar: WorkingCalendar
+    has_own_schedule: bool
+    closed_days: list[tuple[int, date, str]]
+
+
+def team_schedule_settings(team_id: int) -> ScheduleSettings:
+    """A team's opening hours for the settings page, in three queries."""
+    from inbox.models import ClosedDay, OpeningPeriod, TeamSchedule
+
+    schedule = (
+        TeamSchedule.objects.filter(team_id=team_id).only("id", "observes_public_holidays").first()
+    )
+    if schedule is None:
+        return ScheduleSettings(calendar=DEFAULT_CALENDAR, has_own_schedule=False, closed_days=[])
+    periods = OpeningPeriod.objects.filter(schedule_id=schedule.pk).values_list(
+        "weekday", "opens_minute", "closes_minute"
+    )
+    closed_days = list(
+        ClosedDay.objects.filter(schedule_id=schedule.pk)
+        .order_by("date")
+        .values_list("id", "date", "name")
+    )
+    return ScheduleSettings(
+        calendar=WorkingCalendar(
+            periods=tuple(sorted(periods)),
+            observes_public_holidays=schedule.observes_public_holidays,
+            closed_days=frozenset(day for _id, day, _name in closed_days),
+        ),
+        has_own_schedule=True,
+        closed_days=closed_days,
+    )

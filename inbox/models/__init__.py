@@ -450,12 +450,23 @@ class Message(models.Model):
                 name="message_sent_has_external_id",
                 condition=~Q(delivery_status="sent") | Q(external_id__isnull=False),
             ),
+            # The dashboard counts replies by the hour they reached the platform.
+            models.CheckConstraint(
+                name="message_sent_has_delivered_at",
+                condition=~Q(delivery_status="sent") | Q(delivered_at__isnull=False),
+            ),
         ]
         indexes = [
             # The conversation page reads its thread in order.
             models.Index(fields=["conversation", "sent_at"], name="message_thread_idx"),
             # Dashboard counts of inbound messages per channel in a window.
             models.Index(fields=["channel", "direction", "sent_at"], name="message_dashboard_idx"),
+            # The metrics refresh counts replies that reached the platform per hour.
+            models.Index(
+                fields=["delivered_at"],
+                name="message_delivered_idx",
+                condition=Q(delivery_status="sent"),
+            ),
             # The recovery sweep looks for replies stuck in `sending` or forgotten in `queued`.
             models.Index(
                 fields=["sending_started_at"],

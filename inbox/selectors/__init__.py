@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import (
-    Aggregate,
-    Count,
-    F,
-    FloatField,
-    Q,
-    QuerySet,
-)
-from django.db.models.functions import Extract
+from django.db.models import Q, QuerySet
 
-from channels.models import Channel
 from inbox import canned
 from inbox.models import AgentProfile, CannedResponse, Conversation, Message
 from inbox.signatures import initials_signature
-
-
-class PercentileCont(Aggregate):
-    """PostgreSQL's continuous percentile, e.g. the median at 0.5."""
-
-    function = "PERCENTILE_CONT"
-    template = "%(function)s(%(percentile)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression: object, *, percentile: float) -> None:
-        super().__init__(expression, percentile=percentile)
 
 
 def agent_profile_for(user: User | AnonymousUser) -> AgentProfile | None:
@@ -57,81 +37,6 @@ def reply_for_status(message_id: int) -> Message:
     return Message.objects.select_related("author_user", "conversation").get(
         id=message_id, direction=Message.Direction.OUTBOUND
     )
-
-
-@dataclass(frozen=True)
-class ChannelMetrics:
-    channel: Channel | None  # None: all channels together
-    messages_in: int
-    conversations_answered: int
-    waiting_now: int
-    median_first_response_seconds: float | None
-    p90_first_response_seconds: float | None
-
-
-def dashboard_metrics(*, now: datetime, days: int = 7) -> list[ChannelMetrics]:
-    """Per channel, then a total row: traffic and first response times of the last `days`.
-
-    First response time is measured per conversation that started in the window, from the
-    citizen's first message to our first reply reaching the platform.
-    """
-    since = now - timedelta(days=days)
-    channels = list(Channel.objects.order_by("name"))
-
-    def per_channel(rows: QuerySet) -> dict[int | None, dict]:
-        return {row["channel_id"]: row for row in rows}
-
-    messages_in = per_channel(
-        Message.objects.filter(direction=Message.Direction.INBOUND, sent_at__gte=since)
-        .values("channel_id")
-        .annotate(count=Count("id"))
-    )
-    answered = per_channel(
-        Message.objects.filter(
-            direction=Message.Direction.OUTBOUND,
-            delivery_status=Message.DeliveryStatus.SENT,
-            delivered_at__gte=since,
-        )
-        .values("channel_id")
-        .annotate(count=Count("conversation_id", distinct=True))
-    )
-    waiting = per_channel(
-        Conversation.objects.filter(status=Conversation.Status.OPEN, waiting_since__isnull=False)
-        .values("channel_id")
-        .annotate(count=Count("id"))
-    )
-    responded = Conversation.objects.filter(
-        first_inbound_at__gte=since, first_response_at__isnull=False
-    ).annotate(response_seconds=Extract(F("first_response_at") - F("first_inbound_at"), "epoch"))
-    percentiles = {
-        "median": PercentileCont("response_seconds", percentile=0.5),
-        "p90": PercentileCont("response_seconds", percentile=0.9),
-    }
-    response_times = per_channel(responded.values("channel_id").annotate(**percentiles))
-    overall = responded.aggregate(**percentiles)
-
-    rows = [
-        ChannelMetrics(
-            channel=channel,
-            messages_in=messages_in.get(channel.id, {}).get("count", 0),
-            conversations_answered=answered.get(channel.id, {}).get("count", 0),
-            waiting_now=waiting.get(channel.id, {}).get("count", 0),
-            median_first_response_seconds=response_times.get(channel.id, {}).get("median"),
-            p90_first_response_seconds=response_times.get(channel.id, {}).get("p90"),
-        )
-        for channel in channels
-    ]
-    rows.append(
-        ChannelMetrics(
-            channel=None,
-            messages_in=sum(row.messages_in for row in rows),
-            conversations_answered=sum(row.conversations_answered for row in rows),
-            waiting_now=sum(row.waiting_now for row in rows),
-            median_first_response_seconds=overall["median"],
-            p90_first_response_seconds=overall["p90"],
-        )
-    )
-    return rows
 
 
 @dataclass(frozen=True)

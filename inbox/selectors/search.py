@@ -6,7 +6,7 @@ finds "container"), queried with `websearch_to_tsquery`, so agents can use "quot
 `or` and -exclusion. Contacts: word prefixes of name and @handle in the `simple`
 configuration ("jan vri" finds "Jan de Vries"), which needs no database extension.
 
-Every filter is on exactly the expression of a GIN index in inbox/models.py
+Every filter is on exactly the expression of a GIN index in inbox/models/__init__.py
 (`message_search_idx`, `note_search_idx`, `contact_search_idx`); `*_document()` below builds
 the same expression as those indexes, tests/inbox/test_search.py checks both.
 

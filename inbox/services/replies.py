@@ -370,8 +370,20 @@ def conversation_note_response(
         first_response_at__isnull=True,
         started_at__lte=reply.sent_at,
     ).update(first_response_at=responded_at)
-    if conversation.waiting_since is not None and conversation.last_inbound_at <= reply.sent_at:
-        conversation.waiting_since = None
+    if conversation.waiting_since is not None and conversation.waiting_since <= reply.sent_at:
+        # The reply answers what the citizen wrote before the agent pressed send; a message
+        # that came in meanwhile is unanswered, and the wait runs from it (the wait facts of
+        # docs/metrics.md count it the same way).
+        conversation.waiting_since = (
+            None
+            if conversation.last_inbound_at <= reply.sent_at
+            else conversation.messages.filter(
+                direction=Message.Direction.INBOUND, sent_at__gt=reply.sent_at
+            )
+            .order_by("sent_at")
+            .values_list("sent_at", flat=True)
+            .first()
+        )
         update_fields.append("waiting_since")
     conversation.save(update_fields=update_fields)
 

@@ -202,7 +202,12 @@ def test_a_new_citizen_message_after_the_reply_keeps_the_conversation_waiting(
     reply_deliver(message_id=message.id)
 
     conversation.refresh_from_db()
-    assert conversation.waiting_since is not None
+    # The citizen now waits since their new message, not since the one the reply answered.
+    second_tweet = conversation.messages.filter(direction=Message.Direction.INBOUND).latest(
+        "sent_at"
+    )
+    assert second_tweet.sent_at > message.sent_at
+    assert conversation.waiting_since == second_tweet.sent_at
 
 
 def test_our_own_reply_seen_in_a_read_is_an_outbound_message_not_a_citizen(

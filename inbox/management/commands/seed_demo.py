@@ -1,4 +1,5 @@
-"""Creates the demo team and the demo channels for `make run`. Safe to run repeatedly."""
+"""Creates the demo staff, teams and channels for `make run`, and once a month of past
+conversations for the dashboard (inbox/demo_history.py). Safe to run repeatedly."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from channels.sandbox import DEMO_ACCOUNT_ID, DEMO_CREDENTIALS, DEMO_USERNAME
 from channels.sandbox.accounts import MASTODON_ACCOUNT_ID, MASTODON_CREDENTIALS
 from channels.sandbox.graph_api import FACEBOOK_CREDENTIALS, FACEBOOK_PAGE_ID
 from channels.services import channel_create
+from inbox.demo_history import generate_history, history_exists
 from inbox.models import (
     AgentProfile,
     CannedResponse,
@@ -21,6 +23,7 @@ from inbox.models import (
     FlaggedWord,
     RoutingRule,
     Team,
+    Topic,
 )
 from inbox.services import (
     canned_response_create,
@@ -29,6 +32,7 @@ from inbox.services import (
     staff_member_create,
     team_create,
     team_member_add,
+    topic_create,
 )
 
 DEMO_PASSWORD = "webcare-demo"  # noqa: S105 - a published demo login, never in production
@@ -114,6 +118,17 @@ DEMO_CANNED_RESPONSES = [
         "{{ gemeente }}. Je krijgt binnen vijf werkdagen bericht. Groet, {{ agent_voornaam }}",
     ),
 ]
+# What the communications team follows on the dashboard: (name, keywords).
+DEMO_TOPICS = [
+    ("Afval", "afval, container, minicontainer, grofvuil, afvalkalender, #afval"),
+    ("Parkeren", "parkeren, parkeervergunning, parkeerboete, parkeerautomaat, #parkeren"),
+    ("Paspoort en ID-kaart", "paspoort, id-kaart, rijbewijs, #burgerzaken"),
+    ("Storm en wateroverlast", "storm, omgewaaid, boom, wateroverlast, #storm"),
+    ("Straatverlichting", "lantaarnpaal, straatverlichting, lantaarn"),
+]
+# The past the dashboard shows on the first start: a month of a small municipality.
+DEMO_HISTORY_DAYS = 30
+DEMO_HISTORY_MESSAGES_PER_DAY = 100
 DEMO_CHANNEL_NAME = "demodorp-x"
 DEMO_MASTODON_CHANNEL_NAME = "demodorp-mastodon"
 DEMO_FACEBOOK_CHANNEL_NAME = "demodorp-facebook"
@@ -183,12 +198,39 @@ class Command(BaseCommand):
                     # Signed, as webcare teams on X do (^AJ); elsewhere the name is shown.
                     append_signature=kind == Channel.Kind.TWITTER,
                 )
+        for name, keywords in DEMO_TOPICS:
+            if not Topic.objects.filter(name__iexact=name).exists():
+                topic_create(actor=team_lead, name=name, keywords=keywords)
+        self._seed_history([name for _kind, name, _account, _credentials in demo_channels])
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, first_name, _last_name, role, in_training in DEMO_STAFF:
             label = "team lead" if role == AgentProfile.Role.TEAM_LEAD else "agent"
             if in_training:
                 label += " in training: replies need approval"
             self.stdout.write(f"  {username:<6} {first_name} ({label})")
+
+    def _seed_history(self, channel_names: list[str]) -> None:
+        """Weeks of past conversations, once, so that the team lead's dashboard has figures
+        to show from the first start (inbox/demo_history.py; about a second)."""
+        if history_exists():
+            return
+        agent_names = [
+            username
+            for username, _first, _last, role, in_training in DEMO_STAFF
+            if role == AgentProfile.Role.AGENT and not in_training
+        ]
+        result = generate_history(
+            channels=list(Channel.objects.filter(name__in=channel_names).order_by("id")),
+            agents=list(get_user_model().objects.filter(username__in=agent_names).order_by("id")),
+            teams=list(Team.objects.filter(name__in=[team[0] for team in DEMO_TEAMS])),
+            days=DEMO_HISTORY_DAYS,
+            messages_per_day=DEMO_HISTORY_MESSAGES_PER_DAY,
+            seed=1,
+        )
+        self.stdout.write(
+            f"Demo history: {result.messages} messages in {result.conversations} "
+            f"conversations over the last {DEMO_HISTORY_DAYS} days."
+        )
 
     def _seed_teams(self, team_lead: User) -> None:
         users = {user.username: user for user in get_user_model().objects.all()}
