@@ -371,7 +371,10 @@ def test_an_export_reads_few_queries(
         ({"range": "forever"}, "Unknown period."),
         ({"range": "custom", "from": "2026-02-01", "to": "2026-01-01"}, "before the start"),
         ({"range": "custom", "from": "2020-01-01", "to": "2026-01-01"}, "400"),
-        ({"range": "custom", "from": "0001-01-01", "to": "0001-01-02"}, "between the years 2000 and 2999"),
+        (
+            {"range": "custom", "from": "0001-01-01", "to": "0001-01-02"},
+            "between the years 2000 and 2999",
+        ),
         ({"group": "citizen"}, "Unknown grouping."),
         ({"channel": "99999999999999999999"}, "numeric ids"),
     ],
