@@ -56,7 +56,8 @@ def format_value(value: Any, kind: str) -> str:
     if value is None or value == "":
         return "—"
     if kind == "seconds":
-        return duration_short(value)
+        # A figure, not a running clock: 838 s is "14 min", as the export's 14.0 minutes.
+        return duration_short(value if value < 60 else round(value / 60) * 60)
     if kind == "percent":
         return f"{number_format(value * 100, decimal_pos=1)} %"
     if kind == "int":

@@ -262,7 +262,7 @@ def generate_search_corpus(
             f"""
             INSERT INTO inbox_message (conversation_id, channel_id, direction, external_id,
                 in_reply_to_external_id, author_contact_id, text, is_private, attachments,
-                sent_at, raw, delivery_status, delivery_error, delivery_attempts,
+                sent_at, delivered_at, raw, delivery_status, delivery_error, delivery_attempts,
                 approval_reason, review_feedback, created_at)
             SELECT conversation_ids[1 + g %% %(count)s],
                 %(channel)s,
@@ -275,6 +275,9 @@ def generate_search_corpus(
                     AS word), ' '),
                 false, '[]',
                 now() - (g %% 730) * interval '1 day' - (g %% 1440) * interval '1 minute',
+                CASE WHEN g %% 3 = 0 THEN
+                    now() - (g %% 730) * interval '1 day' - (g %% 1440) * interval '1 minute'
+                END,
                 '{{}}', CASE WHEN g %% 3 = 0 THEN 'sent' END, '', 0, '', '', now()
             FROM generate_series(1, %(messages)s) AS g,
                 (SELECT %(conversation_ids)s::bigint[] AS conversation_ids,

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from inbox.metrics.charts import format_value
 from inbox.models import CycleFact, MetricsAgentHour, MetricsHour, MetricsTagHour, WaitFact
 from inbox.services import conversation_tag, team_create
 from tests.inbox.helpers import citizen_writes
@@ -183,3 +184,11 @@ def test_the_charts_escape_every_label_and_carry_their_title():
         series=[("x", [1, None, 3])],
     )  # fmt: skip
     assert line.count("<circle") == 2 + 1  # two points and the legend's marker
+
+
+def test_durations_on_the_page_round_to_the_nearest_minute_like_the_export():
+    with translation.override("en"):
+        assert format_value(838, "seconds") == "14 min"
+        assert format_value(809, "seconds") == "13 min"
+        assert format_value(45, "seconds") == "45 s"
+        assert format_value(3 * 3600 + 29 * 60 + 40, "seconds") == "3 h 30 min"
