@@ -67,10 +67,6 @@ class WorkingCalendar:
     def periods_on(self, weekday: int) -> list[tuple[int, int]]:
         return self._periods_by_weekday[weekday]
 
-    @property
-    def is_never_open(self) -> bool:
-        return not self.periods
-
     def is_closed_on(self, day: date) -> bool:
         if day in self.closed_days:
             return True

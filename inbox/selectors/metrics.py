@@ -579,7 +579,7 @@ def response_times_table(query: MetricsQuery) -> MetricsTable:
         title=_("Response times"),
         columns=columns,
         rows=_merge(query, [first, following], columns),
-        definition_anchor="#first-response-time",
+        definition_anchor="#per-group-volume-response-times-agents",
     )
 
 
@@ -651,7 +651,7 @@ def agents_table(query: MetricsQuery) -> MetricsTable:
         title=_("Agents"),
         columns=AGENT_COLUMNS,
         rows=rows,
-        definition_anchor="#handling-time",
+        definition_anchor="#per-group-volume-response-times-agents",
     )
 
 
@@ -820,7 +820,7 @@ def distribution_table(query: MetricsQuery) -> MetricsTable:
         title=_("Distribution of first response times"),
         columns=DISTRIBUTION_COLUMNS,
         rows=rows,
-        definition_anchor="#first-response-time",
+        definition_anchor="#response-time-distribution",
     )
 
 
@@ -956,7 +956,7 @@ def backlog_table(query: MetricsQuery) -> MetricsTable:
         title=_("Backlog over time"),
         columns=BACKLOG_COLUMNS,
         rows=rows,
-        definition_anchor="#backlog",
+        definition_anchor="#backlog-over-time",
     )
 
 

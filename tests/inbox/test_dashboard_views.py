@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -10,6 +12,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from inbox.metrics.charts import format_value
+from inbox.metrics.export import metrics_tables_load
+from inbox.metrics.tables import metrics_query_from_params
 from inbox.models import CycleFact, MetricsAgentHour, MetricsHour, MetricsTagHour, WaitFact
 from inbox.services import conversation_tag, team_create
 from tests.inbox.helpers import citizen_writes
@@ -192,3 +196,20 @@ def test_durations_on_the_page_round_to_the_nearest_minute_like_the_export():
         assert format_value(809, "seconds") == "13 min"
         assert format_value(45, "seconds") == "45 s"
         assert format_value(3 * 3600 + 29 * 60 + 40, "seconds") == "3 h 30 min"
+
+
+def _anchor(heading: str) -> str:
+    # GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens.
+    return "#" + re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_table_links_to_a_section_of_the_metrics_definitions(db):
+    """The XLSX's About sheet and the API point at docs/metrics.md#<anchor>: it must exist."""
+    headings = (Path(settings.BASE_DIR) / "docs" / "metrics.md").read_text(encoding="utf-8")
+    anchors = {_anchor(heading) for heading in re.findall(r"^#+ (.*)$", headings, re.MULTILINE)}
+    query = metrics_query_from_params({"range": "7d"})
+
+    for slug, build in metrics_tables_load().items():
+        with translation.override("en"):
+            anchor = build(query).definition_anchor
+        assert anchor in anchors, f"table {slug!r} points at {anchor!r}"

@@ -263,7 +263,6 @@ def test_add_zero_working_seconds_is_the_start() -> None:
 
 def test_a_calendar_with_no_periods_has_no_deadline() -> None:
     never = WorkingCalendar(periods=())
-    assert never.is_never_open
     assert never.add_working_seconds(local(2026, 11, 11, 10), 60) is None
     assert never.working_seconds(local(2026, 11, 9), local(2026, 11, 16)) == 0
 
