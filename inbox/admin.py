@@ -12,8 +12,8 @@ from inbox.models import (
 
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "role", "presence", "capacity", "in_training", "last_seen_at"]
-    list_filter = ["role", "presence", "in_training"]
+    list_display = ["user", "role", "presence", "capacity", "last_seen_at"]
+    list_filter = ["role", "presence"]
 
 
 @admin.register(Conversation)

@@ -58,7 +58,7 @@ def access_refusal(*, role: str, actor_id: int, owner_id: int | None) -> str:
     """Why `actor` may not manage a canned response owned by `owner_id` (None: shared), or
     "" when they may. Team leads manage the shared ones; everyone their own personal ones.
     The one statement of the rule, for the services and for the pages."""
-    if owner_id is None and role != "team_lead":
+    if owner_id is None and role not in ("team_lead", "administrator"):
         return _("Only team leads can manage shared canned responses.")
     if owner_id is not None and owner_id != actor_id:
         return _("You can only manage your own canned responses.")

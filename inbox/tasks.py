@@ -35,3 +35,10 @@ def wake_snoozed() -> int:
 @shared_task(name="inbox.metrics_refresh", ignore_result=True)
 def metrics_refresh() -> int:
     return services.metrics_refresh()
+
+
+@shared_task(name="inbox.retention_apply", ignore_result=True)
+def retention_apply() -> int:
+    """Daily: anonymise or delete what the retention policies say has been kept long enough."""
+    run = services.retention_apply(dry_run=False)
+    return int(run.report.get("conversations", 0))

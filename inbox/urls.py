@@ -5,13 +5,20 @@ from inbox.views import approval as approval_views
 from inbox.views import assignment as assignment_views
 from inbox.views import conversation as conversation_views
 from inbox.views import (
+    administration,
+    archive,
+    audit_log,
+    channel_admin,
     dashboard,
+    data_subjects,
     live,
     metrics_export,
     metrics_settings,
     preferences,
+    retention,
     screen,
     search,
+    staff_admin,
     topics,
 )
 from inbox.views import lifecycle as lifecycle_views
@@ -148,3 +155,12 @@ urlpatterns += dashboard.urlpatterns
 urlpatterns += metrics_settings.urlpatterns
 urlpatterns += topics.urlpatterns
 urlpatterns += metrics_export.urlpatterns
+
+# What the law asks (issue 7): the administrators' section.
+urlpatterns += administration.urlpatterns
+urlpatterns += staff_admin.urlpatterns
+urlpatterns += channel_admin.urlpatterns
+urlpatterns += audit_log.urlpatterns
+urlpatterns += retention.urlpatterns
+urlpatterns += data_subjects.urlpatterns
+urlpatterns += archive.urlpatterns

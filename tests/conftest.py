@@ -117,6 +117,18 @@ def team_lead(db: None) -> AgentProfile:
 
 
 @pytest.fixture
+def administrator(db: None) -> AgentProfile:
+    """The functional administrator: channels, accounts, retention, archive, privacy."""
+    return staff_member_create(
+        username="femke",
+        password=PASSWORD,
+        first_name="Femke",
+        last_name="Visser",
+        role=AgentProfile.Role.ADMINISTRATOR,
+    )
+
+
+@pytest.fixture
 def trainee(db: None) -> AgentProfile:
     """An agent in training: their replies wait for a team lead's approval."""
     return staff_member_create(
@@ -125,7 +137,7 @@ def trainee(db: None) -> AgentProfile:
         first_name="Tess",
         last_name="van Dijk",
         presence="available",
-        in_training=True,
+        role=AgentProfile.Role.TRAINEE,
     )
 
 

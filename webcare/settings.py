@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -234,6 +235,11 @@ CELERY_BEAT_SCHEDULE = {
     "inbox.wake_snoozed": {"task": "inbox.wake_snoozed", "schedule": 30.0},
     # The dashboard's facts and rollups catch up with what changed (docs/metrics.md).
     "inbox.metrics_refresh": {"task": "inbox.metrics_refresh", "schedule": 15.0},
+    # Retention policies, once a night (03:30 UTC, CELERY_TIMEZONE), when nobody works.
+    "inbox.retention_apply": {
+        "task": "inbox.retention_apply",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 
 # --- Webcare ------------------------------------------------------------------------------
@@ -268,6 +274,28 @@ WEBCARE_TERM_MIN_CITIZENS = env_int("WEBCARE_TERM_MIN_CITIZENS", 3, minimum=1)
 WEBCARE_ACCESSIBILITY_CONTACT = env_str("WEBCARE_ACCESSIBILITY_CONTACT", "") or ""
 # Port of the local sandbox platform started by `make run` (demo channel points at it).
 WEBCARE_SANDBOX_PORT = env_int("SANDBOX_PORT", 8025, minimum=1)
+
+# --- Privacy, archiving, formal requests (issue 7; docs/architecture.md, "Privacy and
+# archiving") ------------------------------------------------------------------------------
+# The municipality's own public phone numbers and e-mail addresses, comma-separated: the
+# personal-data guard does not flag these ("bel 14 020" or "info@demodorp.nl" is no leak).
+WEBCARE_PUBLIC_CONTACT_DETAILS = [
+    item.strip()
+    for item in (env_str("WEBCARE_PUBLIC_CONTACT_DETAILS", "") or "").split(",")
+    if item.strip()
+]
+# Where the suggested answers send citizens: a web form for personal matters, and the page
+# about objections, applications, Woo requests and complaints (formal requests).
+WEBCARE_CONTACT_URL = (
+    env_str("WEBCARE_CONTACT_URL", "https://www.demodorp.nl/contact") or ""
+)
+WEBCARE_FORMAL_REQUEST_URL = (
+    env_str("WEBCARE_FORMAL_REQUEST_URL", "https://www.demodorp.nl/bezwaar-en-klachten") or ""
+)
+# Archive exports made from the UI or the API are written under this directory.
+WEBCARE_ARCHIVE_DIR = Path(
+    env_str("WEBCARE_ARCHIVE_DIR", str(BASE_DIR / "var" / "archive")) or BASE_DIR / "var/archive"
+)
 
 # --- REST API (docs/architecture.md, "REST API") ------------------------------------------
 # Requests per user and minute; over it the API answers 429 with Retry-After.

@@ -1,5 +1,5 @@
-"""Who may use the API: the same rules as the pages (`staff_required`,
-`team_lead_required` in inbox/views), plus channel administration.
+"""Who may use the API: the same roles and permissions as the pages (inbox/permissions.py;
+`staff_required`, `team_lead_required`, `administrator_required` in inbox/views).
 
 A request without valid credentials gets 401; a logged-in user who is not on the webcare
 team (has no AgentProfile) 403, everywhere but the channel endpoints (see IsChannelAdmin).
@@ -11,12 +11,14 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from inbox import selectors
 from inbox.models import AgentProfile
+from inbox.permissions import Permission
 
 
 def _remember_profile(request: Request, profile: AgentProfile) -> None:
@@ -36,7 +38,11 @@ def staff_user(request: Request) -> User:
 
 
 class IsStaff(BasePermission):
-    """Authenticated and a member of the webcare team."""
+    """Authenticated, a member of the webcare team, and with a role that grants
+    `required_permission` (inbox/permissions.py); tests/test_url_permissions.py reads it."""
+
+    required_permission = Permission.WORK_INBOX
+    refusal = gettext_lazy("Your role does not allow this.")
 
     def has_permission(self, request: Request, view: Any) -> bool:
         if not request.user or not request.user.is_authenticated:
@@ -44,23 +50,28 @@ class IsStaff(BasePermission):
         profile = selectors.agent_profile_for(request.user)
         if profile is None:
             raise exceptions.PermissionDenied(_("Your account is not part of the webcare team."))
+        if not profile.can(self.required_permission):
+            raise exceptions.PermissionDenied(str(self.refusal))
         _remember_profile(request, profile)
         return True
 
 
 class IsTeamLead(IsStaff):
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        if staff_profile(request).role != AgentProfile.Role.TEAM_LEAD:
-            raise exceptions.PermissionDenied(_("Only team leads can do this."))
-        return True
+    required_permission = Permission.LEAD_TEAMS
+    refusal = gettext_lazy("Only team leads can do this.")
+
+
+class IsAdministrator(IsStaff):
+    required_permission = Permission.ADMINISTER
+    refusal = gettext_lazy("Only administrators can do this.")
 
 
 class IsChannelAdmin(BasePermission):
-    """Channels hold the platform credentials: only superusers (IT, who also have Django's
-    admin and `manage.py channels`) and team leads (who see channel health on the
-    dashboard) may list, create and poll them. A superuser needs no AgentProfile here."""
+    """Channels hold the platform credentials: only administrators, and superusers (IT, who
+    also have Django's admin and `manage.py channels`, and need no AgentProfile here), may
+    list, create and poll them."""
+
+    required_permission = Permission.ADMINISTER
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
@@ -69,9 +80,7 @@ class IsChannelAdmin(BasePermission):
         if user.is_superuser:
             return True
         profile = selectors.agent_profile_for(user)
-        if profile is None or profile.role != AgentProfile.Role.TEAM_LEAD:
-            raise exceptions.PermissionDenied(
-                _("Only team leads and administrators can manage channels.")
-            )
+        if profile is None or not profile.can(Permission.ADMINISTER):
+            raise exceptions.PermissionDenied(_("Only administrators can manage channels."))
         _remember_profile(request, profile)
         return True

@@ -132,7 +132,7 @@ def canned_responses_manageable(user: User) -> tuple[list[CannedResponse], list[
     """(shared, personal) for the management page. Team leads see every shared response,
     including those of teams they are not in: they manage them."""
     profile = agent_profile_for(user)
-    if profile is not None and profile.role == AgentProfile.Role.TEAM_LEAD:
+    if profile is not None and profile.is_team_lead:
         visible = CannedResponse.objects.filter(Q(owner__isnull=True) | Q(owner=user))
     else:
         visible = _canned_responses_visible_to(user)

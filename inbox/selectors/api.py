@@ -136,7 +136,7 @@ def replies_awaiting_approval() -> QuerySet[Message]:
 def canned_responses_listed(*, user: User, role: str, query: str = "") -> QuerySet[CannedResponse]:
     """What the canned-responses page lists: the user's own, the shared ones of everyone
     and of the user's teams; team leads, who manage them, every shared one."""
-    if role == AgentProfile.Role.TEAM_LEAD:
+    if role in (AgentProfile.Role.TEAM_LEAD, AgentProfile.Role.ADMINISTRATOR):
         responses = CannedResponse.objects.filter(Q(owner__isnull=True) | Q(owner=user))
     else:
         responses = CannedResponse.objects.filter(

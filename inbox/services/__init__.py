@@ -11,7 +11,9 @@ Each service is one transaction that also writes its audit event, and sends side
 - `approval`: four-eyes review of replies before they are queued;
 - `staff`, `canned_responses`, `teams`: the team's set-up;
 - `metrics`: the dashboard's facts and rollups, rebuilt from what changed;
-- `schedules`: opening hours and service norms; `topics`: topic rules.
+- `schedules`: opening hours and service norms; `topics`: topic rules;
+- `privacy`: retention and anonymisation; `data_subjects`: access and erasure requests;
+- `archive`: archive exports.
 
 `from inbox import services; services.reply_create(...)` keeps working: the public names
 are re-exported here.
@@ -19,14 +21,17 @@ are re-exported here.
 
 from inbox.services.api_tokens import *  # noqa: F403
 from inbox.services.approval import *  # noqa: F403
+from inbox.services.archive import *  # noqa: F403
 from inbox.services.assignment import *  # noqa: F403
 from inbox.services.canned_responses import *  # noqa: F403
 from inbox.services.common import ServiceError, audit, metrics_mark_changed  # noqa: F401
 from inbox.services.contacts import *  # noqa: F403
+from inbox.services.data_subjects import *  # noqa: F403
 from inbox.services.ingest import *  # noqa: F403
 from inbox.services.lifecycle import *  # noqa: F403
 from inbox.services.metrics import *  # noqa: F403
 from inbox.services.preferences import *  # noqa: F403
+from inbox.services.privacy import *  # noqa: F403
 from inbox.services.reading import *  # noqa: F403
 from inbox.services.replies import *  # noqa: F403
 from inbox.services.routing import *  # noqa: F403

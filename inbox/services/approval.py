@@ -56,8 +56,8 @@ def flagged_words_in(text: str, words: list[str]) -> list[str]:
 def approval_reason_for(*, actor: User, text: str) -> str:
     """Why this reply needs a team lead's approval; "" when it does not. Team leads' own
     replies never do."""
-    profile = AgentProfile.objects.filter(user=actor).only("role", "in_training").first()
-    if profile is not None and profile.role == AgentProfile.Role.TEAM_LEAD:
+    profile = AgentProfile.objects.filter(user=actor).only("role").first()
+    if profile is not None and profile.is_team_lead:
         return ""
     reasons = []
     if profile is not None and profile.in_training:

@@ -73,7 +73,7 @@ def team_lead_or_denied(actor: User, refusal: str | None = None) -> AgentProfile
     """The team lead's profile; PermissionDenied with `refusal` (or a general message)
     for anyone else."""
     profile = staff_profile_or_denied(actor)
-    if profile.role != AgentProfile.Role.TEAM_LEAD:
+    if not profile.is_team_lead:
         raise PermissionDenied(refusal or _("Only team leads can do this."))
     return profile
 
@@ -108,7 +108,7 @@ class _Candidate:
 
     @property
     def is_team_lead(self) -> bool:
-        return self.profile.role == AgentProfile.Role.TEAM_LEAD
+        return self.profile.is_team_lead
 
     def serves(self, team_id: int | None) -> bool:
         # Team leads are staff too, but only take conversations of teams they are in.
@@ -363,7 +363,7 @@ def _may_hand_over(profile: AgentProfile, conversation: Conversation) -> bool:
     """The assignee, a team lead, or anyone for a conversation still in the queue (sorting
     the queue is everyone's job). A colleague's conversation is theirs or a team lead's."""
     return (
-        profile.role == AgentProfile.Role.TEAM_LEAD
+        profile.is_team_lead
         or conversation.assignee_id is None
         or conversation.assignee_id == profile.user_id
     )
@@ -580,8 +580,15 @@ def agent_update_settings(
             changes["capacity"] = (profile.capacity, capacity)
             profile.capacity = capacity
     if in_training is not None and in_training != profile.in_training:
-        changes["in_training"] = (profile.in_training, in_training)
-        profile.in_training = in_training
+        # Training is the step between trainee and agent; leads and administrators change
+        # roles on the staff page (inbox/services/staff.py).
+        if profile.role not in (AgentProfile.Role.TRAINEE, AgentProfile.Role.AGENT):
+            raise ServiceError(_("Only agents and trainees can be put in or out of training."))
+        changes["role"] = (
+            profile.role,
+            AgentProfile.Role.TRAINEE if in_training else AgentProfile.Role.AGENT,
+        )
+        profile.role = changes["role"][1]
     if not changes:
         return profile
     profile.save(update_fields=list(changes))

@@ -81,7 +81,7 @@ def care_cycle_start(conversation: Conversation, *, started_at: datetime) -> Car
 def may_handle(profile: AgentProfile, conversation: Conversation) -> bool:
     """The assignee, a team lead, or anyone on the team while nobody has it."""
     return (
-        profile.role == AgentProfile.Role.TEAM_LEAD
+        profile.is_team_lead
         or conversation.assignee_id is None
         or conversation.assignee_id == profile.user_id
     )

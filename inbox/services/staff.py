@@ -26,7 +26,6 @@ def staff_member_create(
     last_name: str = "",
     presence: str = AgentProfile.Presence.OFFLINE,
     capacity: int | None = None,
-    in_training: bool = False,
     actor: User | None = None,
 ) -> AgentProfile:
     from django.contrib.auth import get_user_model
@@ -38,10 +37,9 @@ def staff_member_create(
         user=user,
         role=role,
         presence=presence,
-        in_training=in_training,
         **({"capacity": capacity} if capacity is not None else {}),
     )
-    audit("staff.created", actor=actor, user_id=user.pk, role=role, in_training=in_training)
+    audit("staff.created", actor=actor, user_id=user.pk, role=role)
     if presence == AgentProfile.Presence.AVAILABLE:
         enqueue_assignment()
     return profile

@@ -24,6 +24,7 @@ from inbox import canned, selectors, services
 from inbox.forms import CannedResponseForm, ReplyForm
 from inbox.models import AgentProfile, CannedResponse, Conversation, Message
 from inbox.navigation import redirect_to_conversation
+from inbox.permissions import Permission
 
 View = Callable[..., HttpResponse]
 
@@ -33,30 +34,48 @@ def _staff_user(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
+def permission_required(permission: Permission, refusal: str | None = None) -> Callable[[View], View]:
+    """Logged in (else to the login page), on the webcare team (has an agent profile) and
+    with a role that grants `permission` (inbox/permissions.py); else 403 with `refusal`.
+
+    The view keeps the permission as `required_permission`: tests/test_url_permissions.py
+    reads it from every URL pattern and proves each role without it is refused."""
+
+    def decorator(view: View) -> View:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            profile = selectors.agent_profile_for(request.user)
+            if profile is None:
+                raise PermissionDenied(_("Your account is not part of the webcare team."))
+            if not profile.can(permission):
+                raise PermissionDenied(refusal or _("Your role does not give access to this page."))
+            request.agent_profile = profile  # type: ignore[attr-defined]
+            return view(request, *args, **kwargs)
+
+        wrapped.required_permission = permission  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator
+
+
 def staff_required(view: View) -> View:
-    """Logged in and a member of the webcare team (has an agent profile)."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        profile = selectors.agent_profile_for(request.user)
-        if profile is None:
-            raise PermissionDenied(_("Your account is not part of the webcare team."))
-        request.agent_profile = profile  # type: ignore[attr-defined]
-        return view(request, *args, **kwargs)
-
-    return wrapped
+    """Every member of the webcare team: the inbox and everything an agent does."""
+    return permission_required(Permission.WORK_INBOX)(view)
 
 
 def team_lead_required(view: View) -> View:
-    @staff_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.agent_profile.role != AgentProfile.Role.TEAM_LEAD:  # type: ignore[attr-defined]
-            raise PermissionDenied(_("Only team leads can open this page."))
-        return view(request, *args, **kwargs)
+    """Team leads and administrators."""
+    return permission_required(
+        Permission.LEAD_TEAMS, gettext_lazy("Only team leads can open this page.")
+    )(view)
 
-    return wrapped
+
+def administrator_required(view: View) -> View:
+    """Administrators only: channels, accounts, retention, archive, privacy, audit log."""
+    return permission_required(
+        Permission.ADMINISTER, gettext_lazy("Only administrators can open this page.")
+    )(view)
 
 
 def inbox(request: HttpRequest) -> HttpResponse:
@@ -315,7 +334,7 @@ def canned_search(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 
 def _is_team_lead(request: HttpRequest) -> bool:
-    return request.agent_profile.role == AgentProfile.Role.TEAM_LEAD  # type: ignore[attr-defined]
+    return request.agent_profile.is_team_lead  # type: ignore[attr-defined,no-any-return]
 
 
 @require_GET

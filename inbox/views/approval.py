@@ -25,7 +25,7 @@ NEWER_MESSAGES_SHOWN = 5
 def reply_needs_review(request: HttpRequest) -> bool:
     """Whether the logged-in agent's replies go to a team lead first (in training)."""
     profile: AgentProfile = request.agent_profile  # type: ignore[attr-defined]
-    return profile.in_training and profile.role != AgentProfile.Role.TEAM_LEAD
+    return profile.in_training
 
 
 def conversation_context(request: HttpRequest, conversation: Conversation) -> dict[str, Any]:

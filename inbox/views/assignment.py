@@ -32,7 +32,7 @@ def conversation_context(request: HttpRequest, conversation: Conversation) -> di
     """What the conversation page needs from this slice: two queries (colleagues with their
     load, teams)."""
     profile: AgentProfile = request.agent_profile  # type: ignore[attr-defined]
-    is_team_lead = profile.role == AgentProfile.Role.TEAM_LEAD
+    is_team_lead = profile.is_team_lead
     colleagues = assignment_selectors.colleagues()
     teams = assignment_selectors.teams()
     mine = conversation.assignee_id == profile.user_id

@@ -38,7 +38,7 @@ from inbox.views import _staff_user, staff_required
 
 
 def _is_team_lead(request: HttpRequest) -> bool:
-    return request.agent_profile.role == AgentProfile.Role.TEAM_LEAD  # type: ignore[attr-defined]
+    return request.agent_profile.is_team_lead  # type: ignore[attr-defined,no-any-return]
 
 
 def _filters(request: HttpRequest, query: QueryDict) -> tuple[InboxFilters, Any]:

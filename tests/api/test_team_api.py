@@ -174,8 +174,8 @@ def test_teams_are_listed_with_their_members(api_as, agent):
 # --- channels --------------------------------------------------------------------------------
 
 
-def test_team_leads_see_channel_health(api_as, team_lead, channel):
-    client = api_as(team_lead)
+def test_administrators_see_channel_health(api_as, administrator, channel):
+    client = api_as(administrator)
 
     rows = client.get("/api/v1/channels/").json()["results"]
     health = client.get(f"/api/v1/channels/{channel.id}/health/")
@@ -187,8 +187,10 @@ def test_team_leads_see_channel_health(api_as, team_lead, channel):
     assert health.json()["open_quarantine"] == 0
 
 
-def test_agents_and_outsiders_may_not_manage_channels(api_as, agent, outsider, channel):
-    for client in (api_as(agent), api_as(outsider)):
+def test_agents_team_leads_and_outsiders_may_not_manage_channels(
+    api_as, agent, team_lead, outsider, channel
+):
+    for client in (api_as(agent), api_as(team_lead), api_as(outsider)):
         assert client.get("/api/v1/channels/").status_code == 403
         assert client.post(f"/api/v1/channels/{channel.id}/poll/").status_code == 403
 
@@ -223,21 +225,21 @@ def test_a_superuser_creates_a_channel(api_as, django_user_model, sandbox):
         ({"kind": "mastodon", "name": "m", "account_id": "1", "credentials": {}}, 409),
     ],
 )
-def test_channel_creation_refuses_bad_input(api_as, team_lead, body, status):
-    response = api_as(team_lead).post("/api/v1/channels/", body, format="json")
+def test_channel_creation_refuses_bad_input(api_as, administrator, body, status):
+    response = api_as(administrator).post("/api/v1/channels/", body, format="json")
 
     assert response.status_code == status
     assert not Channel.objects.exists()
 
 
-def test_poll_now_queues_the_poll_task(api_as, team_lead, channel, monkeypatch):
+def test_poll_now_queues_the_poll_task(api_as, administrator, channel, monkeypatch):
     from channels import tasks
 
     queued = []
     monkeypatch.setattr(tasks.poll, "delay", queued.append)
 
-    response = api_as(team_lead).post(f"/api/v1/channels/{channel.id}/poll/")
+    response = api_as(administrator).post(f"/api/v1/channels/{channel.id}/poll/")
 
     assert response.status_code == 202
     assert queued == [channel.id]
-    assert api_as(team_lead).post("/api/v1/channels/98765/poll/").status_code == 404
+    assert api_as(administrator).post("/api/v1/channels/98765/poll/").status_code == 404

@@ -227,7 +227,6 @@ def test_the_reason_names_the_flagged_words_and_training(conversation, trainee, 
 
 
 def test_team_leads_own_replies_are_never_held(conversation, team_lead):
-    AgentProfile.objects.filter(pk=team_lead.pk).update(in_training=True)
     flagged_word_add(actor=team_lead.user, word="stom")
 
     message = reply(conversation, team_lead.user, text="Dat was stom van ons, excuses.")

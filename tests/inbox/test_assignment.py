@@ -18,6 +18,7 @@ from channels.services import channel_poll
 from inbox.models import AgentProfile, AuditEvent, Conversation
 from inbox.services import (
     ASSIGNMENT_BATCH_SIZE,
+    ServiceError,
     agent_record_seen,
     agent_set_presence,
     agent_update_settings,
@@ -483,7 +484,13 @@ def test_only_team_leads_set_capacity_and_training(agent, second_agent, team_lea
     event = AuditEvent.objects.get(action="agent.settings_changed")
     assert event.actor == team_lead.user
     assert event.data["capacity"] == 20
-    assert event.data["previous"] == {"capacity": 8, "in_training": False}
+    assert event.data["role"] == "trainee"
+    assert event.data["previous"] == {"capacity": 8, "role": "agent"}
+
+
+def test_training_is_for_agents_not_for_leads(team_lead):
+    with pytest.raises(ServiceError):
+        agent_update_settings(actor=team_lead.user, user_id=team_lead.user_id, in_training=True)
 
 
 # --- concurrency and the worker ----------------------------------------------------------------

@@ -36,14 +36,22 @@ from inbox.services import (
 )
 
 DEMO_PASSWORD = "webcare-demo"  # noqa: S105 - a published demo login, never in production
-# (username, first name, last name, role, in training)
+# (username, first name, last name, role)
 DEMO_STAFF = [
-    ("lotte", "Lotte", "de Vries", AgentProfile.Role.TEAM_LEAD, False),
-    ("anouk", "Anouk", "Jansen", AgentProfile.Role.AGENT, False),
-    ("bram", "Bram", "Bakker", AgentProfile.Role.AGENT, False),
+    ("lotte", "Lotte", "de Vries", AgentProfile.Role.TEAM_LEAD),
+    ("anouk", "Anouk", "Jansen", AgentProfile.Role.AGENT),
+    ("bram", "Bram", "Bakker", AgentProfile.Role.AGENT),
     # A new colleague: her replies wait for Lotte's approval (four-eyes).
-    ("sanne", "Sanne", "Smit", AgentProfile.Role.AGENT, True),
+    ("sanne", "Sanne", "Smit", AgentProfile.Role.TRAINEE),
+    # The functional administrator: channels, accounts, retention, archive, privacy requests.
+    ("femke", "Femke", "Visser", AgentProfile.Role.ADMINISTRATOR),
 ]
+DEMO_ROLE_LABELS = {
+    AgentProfile.Role.TRAINEE: "trainee: replies need approval",
+    AgentProfile.Role.AGENT: "agent",
+    AgentProfile.Role.TEAM_LEAD: "team lead",
+    AgentProfile.Role.ADMINISTRATOR: "administrator",
+}
 # (name, description, members, is_default). Everyone is in the default team, so a
 # question no rule recognises still reaches someone.
 DEMO_TEAMS = [
@@ -146,7 +154,7 @@ class Command(BaseCommand):
         if not settings.DEBUG and not options["force"]:
             raise CommandError("seed_demo creates well-known logins; it only runs with DEBUG=1.")
         user_model = get_user_model()
-        for username, first_name, last_name, role, in_training in DEMO_STAFF:
+        for username, first_name, last_name, role in DEMO_STAFF:
             if not user_model.objects.filter(username=username).exists():
                 staff_member_create(
                     username=username,
@@ -155,11 +163,10 @@ class Command(BaseCommand):
                     first_name=first_name,
                     last_name=last_name,
                     presence=AgentProfile.Presence.AVAILABLE
-                    if role == AgentProfile.Role.AGENT
+                    if role in (AgentProfile.Role.AGENT, AgentProfile.Role.TRAINEE)
                     else AgentProfile.Presence.OFFLINE,
                     # Small enough that fair sharing and the queue show within minutes.
-                    capacity=3 if in_training else 6,
-                    in_training=in_training,
+                    capacity=3 if role == AgentProfile.Role.TRAINEE else 6,
                 )
         team_lead = user_model.objects.get(username="lotte")
         self._seed_teams(team_lead)
@@ -203,11 +210,8 @@ class Command(BaseCommand):
                 topic_create(actor=team_lead, name=name, keywords=keywords)
         self._seed_history([name for _kind, name, _account, _credentials in demo_channels])
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
-        for username, first_name, _last_name, role, in_training in DEMO_STAFF:
-            label = "team lead" if role == AgentProfile.Role.TEAM_LEAD else "agent"
-            if in_training:
-                label += " in training: replies need approval"
-            self.stdout.write(f"  {username:<6} {first_name} ({label})")
+        for username, first_name, _last_name, role in DEMO_STAFF:
+            self.stdout.write(f"  {username:<6} {first_name} ({DEMO_ROLE_LABELS[role]})")
 
     def _seed_history(self, channel_names: list[str]) -> None:
         """Weeks of past conversations, once, so that the team lead's dashboard has figures
@@ -216,8 +220,8 @@ class Command(BaseCommand):
             return
         agent_names = [
             username
-            for username, _first, _last, role, in_training in DEMO_STAFF
-            if role == AgentProfile.Role.AGENT and not in_training
+            for username, _first, _last, role in DEMO_STAFF
+            if role == AgentProfile.Role.AGENT
         ]
         result = generate_history(
             channels=list(Channel.objects.filter(name__in=channel_names).order_by("id")),

@@ -51,7 +51,6 @@ class Command(BaseCommand):
             .objects.filter(
                 is_active=True,
                 agent_profile__role=AgentProfile.Role.AGENT,
-                agent_profile__in_training=False,
             )
             .order_by("id")
         )

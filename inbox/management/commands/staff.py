@@ -17,7 +17,7 @@ from inbox.services import staff_member_create
 
 
 class Command(BaseCommand):
-    help = "Add or list webcare team members (agents and team leads)."
+    help = "Add or list webcare staff (trainees, agents, team leads, administrators)."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)

@@ -1,0 +1,20 @@
+"""Archive exports (administrators). Placeholder until built."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+from django.views.decorators.http import require_GET
+
+from inbox.views import administrator_required
+
+
+@require_GET
+@administrator_required
+def archive_exports(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("Archive exports", content_type="text/plain")
+
+
+urlpatterns = [
+    path("administration/archive/", archive_exports, name="archive_exports"),
+]
