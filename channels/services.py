@@ -303,3 +303,64 @@ def channel_receive_facebook_webhook(*, channel_id: int, body: bytes) -> Webhook
         return WebhookOutcome()
     result = messages_ingest(channel_id=channel_id, fetched=fetched, from_webhook=True)
     return WebhookOutcome(new_messages=result.new_messages, rejected=result.rejected)
+
+
+@transaction.atomic
+def channel_replace_credentials(
+    *, channel_id: int, credentials: dict[str, str], actor: User
+) -> Channel:
+    """An administrator replaces some of a channel's credentials (the channel page): names
+    given with a value are replaced, the others kept. If the stored credentials cannot be
+    decrypted (a rotated-out key), every required one must be given. The audit event names
+    the replaced credentials, never their values; polling resumes as after
+    `channel_update_credentials`."""
+    from channels.credentials import CredentialsError, decrypt_credentials
+
+    channel = Channel.objects.select_for_update().get(id=channel_id)
+    replaced = {name: value for name, value in credentials.items() if value}
+    if not replaced:
+        raise ChannelError("Give at least one new credential; empty fields keep the stored ones.")
+    try:
+        stored = decrypt_credentials(channel.credentials_encrypted)
+    except CredentialsError:
+        stored = {}
+    merged = {**stored, **replaced}
+    _check_credential_names(channel.kind, merged)
+    channel.credentials_encrypted = encrypt_credentials(merged)
+    channel.health = Channel.Health.UNKNOWN
+    channel.last_error = ""
+    channel.paused_until = None
+    channel.save(update_fields=["credentials_encrypted", "health", "last_error", "paused_until"])
+    audit(
+        "channel.credentials_replaced",
+        actor=actor,
+        channel_id=channel.id,
+        credential_names=sorted(replaced),
+    )
+    logger.info(
+        "channel credentials replaced",
+        extra={"channel": channel.name, "credential_names": sorted(replaced)},
+    )
+    if channel.is_active:
+        transaction.on_commit(lambda: _enqueue_poll(channel.id))
+    return channel
+
+
+@transaction.atomic
+def channel_set_active(*, channel_id: int, is_active: bool, actor: User) -> Channel:
+    """Switch a channel on or off. An inactive channel is neither polled nor stores webhook
+    deliveries; switched on again, its poll reads on from where it stopped."""
+    channel = Channel.objects.select_for_update().get(id=channel_id)
+    if channel.is_active == is_active:
+        return channel
+    channel.is_active = is_active
+    channel.save(update_fields=["is_active"])
+    audit(
+        "channel.activated" if is_active else "channel.deactivated",
+        actor=actor,
+        channel_id=channel.id,
+        previous_is_active=not is_active,
+    )
+    if is_active:
+        transaction.on_commit(lambda: _enqueue_poll(channel.id))
+    return channel

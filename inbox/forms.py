@@ -33,6 +33,17 @@ class ReplyForm(forms.Form):
         label=_("Send anyway: this data is not personal, or the citizen published it themselves"),
         required=False,
     )
+    # …and says why, for the audit trail (reply_create checks it; MIN_PERSONAL_DATA_REASON).
+    personal_data_reason = forms.CharField(
+        label=_("Why may this be public?"),
+        help_text=_(
+            "E.g. “the citizen published it themselves” or “it is the municipality's own "
+            "number”. Kept in the audit trail."
+        ),
+        required=False,
+        strip=True,
+        max_length=300,
+    )
 
     def __init__(self, *args: object, max_length: int, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ read them the same way.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -76,7 +77,7 @@ PATTERNS: Final[dict[str, re.Pattern[str]]] = {
 # before the number with `(?![\s\S])`, which Python and JavaScript read alike (unlike `$`).
 ID_CONTEXT: Final = re.compile(
     r"(?:zaak|order|bestel|kenmerk|referentie|factuur|klant|dossier|melding|ticket|case)"
-    r"[A-Za-z]*\.?[ ]*(?:nr\.?|nummer|no\.?)?[ ]*[:#]?[ ]*(?![\s\S])",
+    r"[A-Za-z]*\.?[ ]*(?:nr\.?|nummer|no\.?)?[ ]*(?:is|was|luidt)?[ ]*[:#=]?[ ]*(?![\s\S])",
     re.IGNORECASE,
 )
 # How far before a number ID_CONTEXT looks.
@@ -185,9 +186,52 @@ def _is_plausible(kind: str, candidate: str) -> bool:
     return True
 
 
-def find_personal_data(text: str) -> list[Finding]:
+def phone_digits(text: str) -> str:
+    """A phone number's digits in national form, so that "+31 20 123 4567", "0031 (0)20
+    1234567" and "020-1234567" compare equal."""
+    digits = re.sub(r"[^0-9]", "", text)
+    stripped = text.strip()
+    if stripped.startswith("0031"):
+        digits = digits[4:]
+    elif stripped.startswith("+31"):
+        digits = digits[2:]
+    else:
+        return digits
+    return "0" + (digits[1:] if digits.startswith("0") else digits)
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """Public contact details that are never flagged: phone numbers compared by their
+    digits, e-mail addresses case-insensitively."""
+
+    phones: frozenset[str] = frozenset()
+    emails: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, details: Iterable[str]) -> Allowed:
+        items = [item.strip() for item in details if item.strip()]
+        return cls(
+            phones=frozenset(phone_digits(item) for item in items if "@" not in item),
+            emails=frozenset(item.lower() for item in items if "@" in item),
+        )
+
+    def allows(self, kind: str, candidate: str) -> bool:
+        if kind == PHONE:
+            return phone_digits(candidate) in self.phones
+        if kind == EMAIL:
+            return candidate.lower() in self.emails
+        return False
+
+
+NOTHING_ALLOWED: Final = Allowed()
+
+
+def find_personal_data(text: str, *, allowed: Allowed = NOTHING_ALLOWED) -> list[Finding]:
     """Every stretch of `text` that looks like personal data, in text order. Overlapping
-    candidates are resolved in KINDS order; nothing inside a URL counts."""
+    candidates are resolved in KINDS order; nothing inside a URL counts, nor the
+    municipality's own public contact details in `allowed` (inbox/guards.py passes them
+    from settings.WEBCARE_PUBLIC_CONTACT_DETAILS)."""
     taken: list[tuple[int, int]] = [match.span() for match in URL_PATTERN.finditer(text)]
     findings: list[Finding] = []
     for kind in KINDS:
@@ -202,6 +246,9 @@ def find_personal_data(text: str) -> list[Finding]:
             ):
                 continue
             taken.append((start, end))
+            # Taken all the same, so that no other kind reads part of it.
+            if allowed.allows(kind, match.group()):
+                continue
             findings.append(Finding(kind=kind, start=start, end=end, text=match.group()))
     return sorted(findings, key=lambda finding: finding.start)
 

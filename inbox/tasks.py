@@ -42,3 +42,9 @@ def retention_apply() -> int:
     """Daily: anonymise or delete what the retention policies say has been kept long enough."""
     run = services.retention_apply(dry_run=False)
     return int(run.report.get("conversations", 0))
+
+
+@shared_task(name="inbox.archive_export", ignore_result=True)
+def archive_export(export_id: int) -> None:
+    """Write an archive export requested on the page or through the API."""
+    services.archive_export_run(export_id=export_id)

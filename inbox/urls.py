@@ -1,9 +1,6 @@
 from django.urls import path
 
 from inbox import views
-from inbox.views import approval as approval_views
-from inbox.views import assignment as assignment_views
-from inbox.views import conversation as conversation_views
 from inbox.views import (
     administration,
     archive,
@@ -21,12 +18,15 @@ from inbox.views import (
     staff_admin,
     topics,
 )
+from inbox.views import approval as approval_views
+from inbox.views import assignment as assignment_views
+from inbox.views import conversation as conversation_views
 from inbox.views import lifecycle as lifecycle_views
 
 app_name = "inbox"
 
 urlpatterns = [
-    path("", views.inbox, name="inbox"),
+    path("", screen.inbox, name="inbox"),
     path("conversations/<int:conversation_id>/", views.conversation_detail, name="conversation"),
     path("conversations/<int:conversation_id>/reply/", views.reply_send, name="reply_send"),
     path("conversations/<int:conversation_id>/take/", views.conversation_take, name="take"),

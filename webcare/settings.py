@@ -286,9 +286,7 @@ WEBCARE_PUBLIC_CONTACT_DETAILS = [
 ]
 # Where the suggested answers send citizens: a web form for personal matters, and the page
 # about objections, applications, Woo requests and complaints (formal requests).
-WEBCARE_CONTACT_URL = (
-    env_str("WEBCARE_CONTACT_URL", "https://www.demodorp.nl/contact") or ""
-)
+WEBCARE_CONTACT_URL = env_str("WEBCARE_CONTACT_URL", "https://www.demodorp.nl/contact") or ""
 WEBCARE_FORMAL_REQUEST_URL = (
     env_str("WEBCARE_FORMAL_REQUEST_URL", "https://www.demodorp.nl/bezwaar-en-klachten") or ""
 )
@@ -296,6 +294,85 @@ WEBCARE_FORMAL_REQUEST_URL = (
 WEBCARE_ARCHIVE_DIR = Path(
     env_str("WEBCARE_ARCHIVE_DIR", str(BASE_DIR / "var" / "archive")) or BASE_DIR / "var/archive"
 )
+
+# --- Single sign-on and logging in (issue 7; docs/architecture.md, "Logging in") ---------
+# OpenID Connect (Entra ID, ADFS, Keycloak …) is on when a client id is set. mozilla-django-oidc
+# has no discovery: the provider's endpoints are given one by one (README, "Single sign-on").
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID", "") or ""
+WEBCARE_OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+# Off: only single sign-on, no password logins anywhere (login page, /admin/ login).
+WEBCARE_LOCAL_LOGIN = env_bool("WEBCARE_LOCAL_LOGIN", default=True)
+if not WEBCARE_LOCAL_LOGIN and not WEBCARE_OIDC_ENABLED:
+    raise ImproperlyConfigured(
+        "WEBCARE_LOCAL_LOGIN=false needs single sign-on (OIDC_RP_CLIENT_ID …): nobody could log in."
+    )
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET", "") or ""
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT", "") or ""
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT", "") or ""
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT", "") or ""
+# Optional: without it the claims come from the id_token alone (Entra ID puts groups there).
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT", "") or ""
+# Optional but advised: the id_token's `iss` must equal it (`aud` is always checked).
+OIDC_OP_ISSUER = env_str("OIDC_OP_ISSUER", "") or ""
+# Optional: logging out of Webcare also ends the session at the provider.
+OIDC_OP_LOGOUT_ENDPOINT = env_str("OIDC_OP_LOGOUT_ENDPOINT", "") or ""
+if WEBCARE_OIDC_ENABLED:
+    _oidc_missing = [
+        name
+        for name, value in {
+            "OIDC_RP_CLIENT_SECRET": OIDC_RP_CLIENT_SECRET,
+            "OIDC_OP_AUTHORIZATION_ENDPOINT": OIDC_OP_AUTHORIZATION_ENDPOINT,
+            "OIDC_OP_TOKEN_ENDPOINT": OIDC_OP_TOKEN_ENDPOINT,
+            "OIDC_OP_JWKS_ENDPOINT": OIDC_OP_JWKS_ENDPOINT,
+        }.items()
+        if not value
+    ]
+    if _oidc_missing:
+        raise ImproperlyConfigured(
+            f"OIDC_RP_CLIENT_ID is set, so single sign-on also needs {', '.join(_oidc_missing)}."
+        )
+OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256") or "RS256"
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile") or "openid email profile"
+OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", default=True)
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10, minimum=1)
+# The id_token is kept in the session only as the `id_token_hint` of the provider logout.
+OIDC_STORE_ID_TOKEN = bool(OIDC_OP_LOGOUT_ENDPOINT)
+OIDC_OP_LOGOUT_URL_METHOD = "webcare.oidc.provider_logout_url"
+LOGIN_REDIRECT_URL_FAILURE = "login"
+# Shown on the button: "Log in with <name>".
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "") or ""
+# Which claim is the Webcare username (matched case-insensitively); `email` when it is absent.
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username") or "preferred_username"
+# The claim with the user's groups: names (Keycloak, ADFS) or object ids (Entra ID).
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups") or "groups"
+# role=group, comma-separated; a role may be listed more than once for several groups. The
+# highest role among the user's groups wins; a user in none of them cannot log in.
+OIDC_ROLE_GROUPS: dict[str, list[str]] = {}
+for _item in env_list("OIDC_ROLE_GROUPS", []):
+    _role, _sep, _group = _item.partition("=")
+    if not _sep or _role.strip() not in {"trainee", "agent", "team_lead", "administrator"}:
+        raise ImproperlyConfigured(
+            f"OIDC_ROLE_GROUPS item {_item!r}: use role=group with role one of "
+            "trainee, agent, team_lead, administrator"
+        )
+    OIDC_ROLE_GROUPS.setdefault(_role.strip(), []).append(_group.strip())
+if WEBCARE_OIDC_ENABLED and not OIDC_ROLE_GROUPS:
+    raise ImproperlyConfigured(
+        "Single sign-on needs OIDC_ROLE_GROUPS (e.g. agent=webcare-medewerkers): the groups "
+        "decide who may log in and with which role."
+    )
+# A user the provider knows but Webcare does not yet gets an account at their first login.
+OIDC_CREATE_USERS = env_bool("OIDC_CREATE_USERS", default=True)
+# Password logins go through the throttled backend; single sign-on through its own.
+AUTHENTICATION_BACKENDS = [
+    *(["webcare.login.ThrottledModelBackend"] if WEBCARE_LOCAL_LOGIN else []),
+    *(["webcare.oidc.OIDCBackend"] if WEBCARE_OIDC_ENABLED else []),
+]
+# Login throttling: after this many failed password logins for one username (or 20 from one
+# IP address) within the lockout time, further attempts are refused for that time.
+WEBCARE_LOGIN_MAX_FAILURES = env_int("WEBCARE_LOGIN_MAX_FAILURES", 5, minimum=1)
+WEBCARE_LOGIN_MAX_FAILURES_PER_IP = env_int("WEBCARE_LOGIN_MAX_FAILURES_PER_IP", 20, minimum=1)
+WEBCARE_LOGIN_LOCKOUT_MINUTES = env_int("WEBCARE_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
 
 # --- REST API (docs/architecture.md, "REST API") ------------------------------------------
 # Requests per user and minute; over it the API answers 429 with Retry-After.
@@ -361,5 +438,12 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # At DEBUG these write secrets into the log: tweepy the Authorization header (the
+        # bearer token), oauthlib and requests-oauthlib the consumer key and access token.
+        "oauthlib": {"level": "INFO"},
+        "requests_oauthlib": {"level": "INFO"},
+        "tweepy": {"level": "INFO"},
+    },
 }

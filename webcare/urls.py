@@ -1,14 +1,25 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from channels.views import facebook_webhook
+from webcare import login, oidc
 from webcare.views import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Password login (throttled) and single sign-on (docs/architecture.md, "Logging in").
+    path("login/", login.LoginView.as_view(), name="login"),
+    path("logout/", login.LogoutView.as_view(), name="logout"),
+    path(
+        "oidc/authenticate/",
+        oidc.sso_only(oidc.AuthenticationRequestView.as_view()),
+        name="oidc_authentication_init",
+    ),
+    path(
+        "oidc/callback/",
+        oidc.sso_only(oidc.CallbackView.as_view()),
+        name="oidc_authentication_callback",
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     # By channel name, not id: the name is what admins see in `channels list`, and the

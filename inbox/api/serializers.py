@@ -406,6 +406,16 @@ class ReplyCreateSerializer(serializers.Serializer):
             "it such a reply is a 409 with code `personal_data`."
         ),
     )
+    personal_data_reason = _text(
+        300,
+        allow_blank=True,
+        default="",
+        help_text=(
+            'Why the personal data may be public (at least 5 characters, e.g. "the citizen '
+            'published it themselves"); required with confirmed_personal_data, kept in the '
+            "audit trail. Without it such a reply is a 409 with code `personal_data`."
+        ),
+    )
 
 
 class ReplyApproveSerializer(serializers.Serializer):

@@ -7,6 +7,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from channels import api as channel_views
+from inbox.api import archive as archive_views
 from inbox.api import metrics as metrics_views
 from inbox.api import views
 from inbox.api.exceptions import api_not_found
@@ -57,6 +58,8 @@ v1 = [
     ),
     # The dashboard's figures (issue 6): paths under v1/metrics/.
     *metrics_views.urlpatterns,
+    # Archive exports for administrators (issue 7).
+    *archive_views.urlpatterns,
 ]
 
 app_name = "api"

@@ -115,6 +115,7 @@ class ReplyCreate(APIView):
             seen_message_id=data.get("seen_message_id"),
             confirmed_despite_newer=data["confirm_newer"],
             confirmed_personal_data=data["confirmed_personal_data"],
+            personal_data_reason=data["personal_data_reason"],
         )
         return _message(message.id, status_code=status.HTTP_201_CREATED)
 

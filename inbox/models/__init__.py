@@ -74,6 +74,9 @@ class Contact(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.anonymised_at is not None:
+            # Names, handle and platform id are gone (retention or an erasure request).
+            return str(_("Anonymised citizen"))
         return f"@{self.username}" if self.username else self.display_name or self.external_id
 
 
@@ -808,9 +811,6 @@ from inbox.models.privacy import (  # noqa: E402
 __all__ = [
     "AgentProfile",
     "ArchiveExport",
-    "DataSubjectRequest",
-    "RetentionPolicy",
-    "RetentionRun",
     "AuditEvent",
     "CannedResponse",
     "CareCycle",
@@ -820,6 +820,7 @@ __all__ = [
     "ConversationReadState",
     "ConversationTag",
     "CycleFact",
+    "DataSubjectRequest",
     "FlaggedWord",
     "Message",
     "MessageTopic",
@@ -833,6 +834,8 @@ __all__ = [
     "NoteMention",
     "OpeningPeriod",
     "Person",
+    "RetentionPolicy",
+    "RetentionRun",
     "RoutingRule",
     "ServiceNorm",
     "Tag",

@@ -91,6 +91,8 @@ class InboxFilters:
     status: str | None = None
     tag_id: int | None = None
     priority: int | None = None
+    # Only conversations with a citizen's message that looks like a formal request.
+    formal_only: bool = False
     page: int = 1
     open_id: int | None = None
     problems: tuple[str, ...] = field(default=(), compare=False)
@@ -131,6 +133,7 @@ class InboxFilters:
             status=status,
             tag_id=number("tag", _("tag")),
             priority=number("priority", _("priority"), low=1, high=4),
+            formal_only=query.get("formal", "").strip() in ("1", "on"),
             page=number("page", _("page number"), high=MAX_PAGE) or 1,
             open_id=number("open", _("conversation")),
             problems=tuple(problems),
@@ -142,7 +145,7 @@ class InboxFilters:
 
     @property
     def has_filters(self) -> bool:
-        return any(
+        return self.formal_only or any(
             value is not None
             for value in (self.channel_id, self.status, self.tag_id, self.priority)
         )
@@ -157,6 +160,7 @@ class InboxFilters:
             "status": state.status,
             "tag": state.tag_id,
             "priority": state.priority,
+            "formal": "1" if state.formal_only else None,
             "page": state.page if state.page != 1 else None,
             "open": state.open_id,
         }
@@ -225,7 +229,17 @@ def _list_condition(filters: InboxFilters, *, user: User, is_team_lead: bool) ->
     if filters.tag_id is not None:
         tagged = ConversationTag.objects.filter(tag_id=filters.tag_id)
         condition &= Q(id__in=tagged.values("conversation_id"))
+    if filters.formal_only:
+        condition &= Q(id__in=_formal_request_messages().values("conversation_id"))
     return condition
+
+
+def _formal_request_messages() -> QuerySet[Message]:
+    """The citizens' messages ingest marked as a formal request (inbox/formal_requests.py);
+    the partial index message_formal_request_idx holds exactly these."""
+    return Message.objects.filter(direction=Message.Direction.INBOUND).exclude(
+        formal_request_kinds=[]
+    )
 
 
 def _listed_conversations() -> QuerySet[Conversation]:
@@ -311,6 +325,10 @@ class InboxRow:
     # In the mentions queue: the newest unread note that mentions the user, and its author.
     mention_text: str | None = None
     mention_author: str | None = None
+    # Any citizen's message of the conversation looks like a formal request: it keeps its
+    # own official route whatever happened since, so the badge stays with the conversation
+    # (the queues show open and pending conversations only).
+    has_formal_request: bool = False
 
 
 @dataclass(frozen=True)
@@ -364,6 +382,7 @@ def _annotated_rows(
         last_message_text=Subquery(last_message.values("text")[:1]),
         last_message_direction=Subquery(last_message.values("direction")[:1]),
         my_read_at=Subquery(my_read_at.values("read_at")[:1]),
+        has_formal_request=Exists(_formal_request_messages().filter(conversation=OuterRef("pk"))),
     )
     rows = rows.annotate(
         is_unread=Case(
@@ -427,6 +446,7 @@ def _row(
         open_query=filters.query_string(open_id=conversation.id),
         mention_text=getattr(conversation, "mention_text", None),
         mention_author=mention_author,
+        has_formal_request=conversation.has_formal_request,
     )
 
 

@@ -490,12 +490,12 @@ def agent_set_presence(*, actor: User, presence: str) -> AgentProfile:
         reason="chosen",
     )
     if presence == AgentProfile.Presence.OFFLINE:
-        _conversations_return_unanswered(actor)
+        conversations_return_unanswered(actor)
     enqueue_assignment()
     return profile
 
 
-def _conversations_return_unanswered(user: User) -> int:
+def conversations_return_unanswered(user: User) -> int:
     """An agent went offline: the conversations in which a citizen waits for an answer go
     back to the queue; those already answered stay with them."""
     returned = list(

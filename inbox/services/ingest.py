@@ -14,12 +14,15 @@ from django.utils import timezone
 
 from channels.base import FetchResult, PlatformMessage, RejectedItem, SentReply
 from channels.models import Channel, QuarantinedItem
+from inbox.formal_requests import find_formal_requests
+from inbox.guards import personal_data_found
 from inbox.models import (
     CareCycle,
     Contact,
     Conversation,
     Message,
 )
+from inbox.personal_data import kinds_found
 from inbox.services.assignment import agent_is_available, enqueue_assignment
 from inbox.services.common import audit, metrics_mark_changed
 from inbox.services.lifecycle import care_cycle_start
@@ -98,6 +101,7 @@ def messages_ingest(
                     "conversation.created", channel_id=channel.id, conversation_id=conversation.id
                 )
 
+        text = storable_text(platform_message.text)
         message = Message.objects.create(
             conversation=conversation,
             channel=channel,
@@ -105,11 +109,18 @@ def messages_ingest(
             external_id=platform_message.external_id,
             in_reply_to_external_id=platform_message.in_reply_to_external_id,
             author_contact=contact,
-            text=storable_text(platform_message.text),
+            text=text,
             is_private=platform_message.is_private,
             attachments=storable_attachments(platform_message.attachments),
             sent_at=platform_message.sent_at,
             raw=storable_json(platform_message.raw),
+            # The guards look once, here, for the poll and the webhook alike
+            # (docs/architecture.md, "Guards on incoming messages"). Personal data only
+            # matters where everyone can read it.
+            personal_data_kinds=(
+                [] if platform_message.is_private else kinds_found(personal_data_found(text))
+            ),
+            formal_request_kinds=find_formal_requests(text),
         )
         new_messages += 1
         changed_conversation_ids.add(conversation.id)

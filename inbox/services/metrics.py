@@ -43,7 +43,13 @@ from inbox.models import (
 )
 from inbox.services import topics
 
-__all__ = ["metrics_pending_changes", "metrics_rebuild_all", "metrics_refresh"]
+__all__ = [
+    "metrics_hours_rebuild",
+    "metrics_pending_changes",
+    "metrics_rebuild_all",
+    "metrics_refresh",
+    "metrics_refresh_lock",
+]
 
 # pg_advisory_xact_lock key: one refresh at a time. Two refreshes rebuilding the same hour
 # would both delete it and then both insert it, and collide on the rollups' unique keys.
@@ -122,6 +128,21 @@ def metrics_pending_changes() -> int:
 
 
 # --- one batch ------------------------------------------------------------------------------
+
+
+def metrics_refresh_lock() -> None:
+    """Wait for a running refresh and keep others out until the caller's transaction ends.
+    A deletion takes it before deleting facts, so that it cannot deadlock with a refresh
+    inserting facts for the same rows (services/privacy.py)."""
+    _lock()
+
+
+def metrics_hours_rebuild(hours: Collection[datetime]) -> None:
+    """Rebuild these rollup hours (and their topic counts) now, from what is left: for a
+    deletion, whose facts are gone before the refresh could tell which hours they counted in.
+    Call within the transaction that holds `metrics_refresh_lock`."""
+    _rollups_rebuild(hours)
+    topics.topic_rollups_rebuild(hours)
 
 
 def _lock() -> None:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from channels.base import SentReply
 from inbox import personal_data
+from inbox.guards import personal_data_found
 from inbox.models import (
     CareCycle,
     Conversation,
@@ -63,10 +64,16 @@ PERSONAL_DATA_LABELS = {
 }
 
 
+# The shortest reason accepted for sending personal data in public anyway: "eigen nummer"
+# passes, "ok" does not.
+MIN_PERSONAL_DATA_REASON = 5
+
+
 class PersonalDataInPublicReply(ServiceError):
     """A public reply with text that looks like personal data (inbox/personal_data.py):
     everyone could read it, for good. Sending it anyway needs `confirmed_personal_data`
-    (the composer's "Send anyway" checkbox; the API answers 409 `personal_data`)."""
+    and a `personal_data_reason` (the composer's "Send anyway" checkbox and reason; the API
+    answers 409 `personal_data`)."""
 
     code = "personal_data"
 
@@ -79,9 +86,25 @@ class PersonalDataInPublicReply(ServiceError):
             _(
                 "This public reply may contain personal data (%(found)s). Everyone can read "
                 "a public reply. Remove it, reply privately, or confirm that it is not "
-                "personal data or that the citizen published it themselves."
+                "personal data or that the citizen published it themselves, and say why."
             )
             % {"found": found}
+        )
+
+
+class PersonalDataReasonMissing(PersonalDataInPublicReply):
+    """Confirmed without saying why (or too briefly): the reason goes into the audit trail."""
+
+    def __init__(self, findings: list[personal_data.Finding]) -> None:
+        self.findings = findings
+        ServiceError.__init__(
+            self,
+            _(
+                "Say why this public reply may contain this data (at least %(count)d "
+                "characters), e.g. “the citizen published it themselves” or “it is the "
+                "municipality's own number”."
+            )
+            % {"count": MIN_PERSONAL_DATA_REASON},
         )
 
 
@@ -95,6 +118,7 @@ def reply_create(
     seen_message_id: int | None = None,
     confirmed_despite_newer: bool = False,
     confirmed_personal_data: bool = False,
+    personal_data_reason: str = "",
 ) -> Message:
     """Queue a reply for delivery. The same idempotency key always yields the same reply.
 
@@ -109,8 +133,12 @@ def reply_create(
     `confirmed_despite_newer` (collision detection, docs/architecture.md).
 
     A public reply whose text looks like personal data (inbox/personal_data.py) raises
-    PersonalDataInPublicReply unless `confirmed_personal_data`; the confirmed kinds are
-    kept in the reply's audit event. Private replies are not checked.
+    PersonalDataInPublicReply unless `confirmed_personal_data` with a
+    `personal_data_reason` of at least MIN_PERSONAL_DATA_REASON characters
+    (PersonalDataReasonMissing otherwise); the confirmed kinds and the reason (staff's words
+    about the reply, never the data found) are kept in the reply's audit event. The
+    municipality's own public contact details are not flagged (inbox/guards.py). Private
+    replies are not checked.
     """
     from channels.registry import reply_rules
     from inbox.services.approval import approval_reason_for
@@ -147,9 +175,12 @@ def reply_create(
                 "permission). It can be sent once they write again."
             )
         )
-    found = [] if private else personal_data.find_personal_data(text)
+    found = [] if private else personal_data_found(text)
+    personal_data_reason = personal_data_reason.strip()
     if found and not confirmed_personal_data:
         raise PersonalDataInPublicReply(found)
+    if found and len(personal_data_reason) < MIN_PERSONAL_DATA_REASON:
+        raise PersonalDataReasonMissing(found)
     reply_check_length(rules, text, private=private)
     approval_reason = approval_reason_for(actor=actor, text=text)
     try:
@@ -162,15 +193,17 @@ def reply_create(
             approval_reason=approval_reason,
             seen_message_id=None if confirmed_despite_newer else seen_message_id,
             personal_data_confirmed=personal_data.kinds_found(found),
+            personal_data_reason=personal_data_reason if found else "",
         )
     except IntegrityError:
         # A double-submitted form raced us to the insert: the other request's row stands.
         return Message.objects.get(idempotency_key=idempotency_key)
 
 
-def _confirmed(kinds: list[str]) -> dict[str, Any]:
-    """Audit data of a public reply sent despite the personal data warning."""
-    return {"personal_data_confirmed": kinds} if kinds else {}
+def _confirmed(kinds: list[str], reason: str) -> dict[str, Any]:
+    """Audit data of a public reply sent despite the personal data warning: the kinds and
+    the agent's reason, never the data itself."""
+    return {"personal_data_confirmed": kinds, "personal_data_reason": reason} if kinds else {}
 
 
 def reply_check_length(rules: ReplyRules, text: str, *, private: bool) -> None:
@@ -195,6 +228,7 @@ def _reply_create(
     approval_reason: str,
     seen_message_id: int | None,
     personal_data_confirmed: list[str],
+    personal_data_reason: str = "",
 ) -> Message:
     from inbox.selectors.approval import messages_since_seen
 
@@ -258,7 +292,7 @@ def _reply_create(
             message_id=message.id,
             private=private,
             reason=approval_reason,
-            **_confirmed(personal_data_confirmed),
+            **_confirmed(personal_data_confirmed, personal_data_reason),
         )
         return message
     audit(
@@ -267,7 +301,7 @@ def _reply_create(
         conversation_id=conversation.id,
         message_id=message.id,
         private=private,
-        **_confirmed(personal_data_confirmed),
+        **_confirmed(personal_data_confirmed, personal_data_reason),
     )
     _enqueue_delivery(message.id)
     return message

@@ -151,14 +151,20 @@ def topics_refresh_for_conversations(conversation_ids: Collection[int]) -> None:
     ids = sorted(set(conversation_ids))
     if not ids:
         return
+    # Anonymised text no longer matches anything: the topics found before it was removed
+    # stay, so retention does not change the topic figures (services/privacy.py).
     MessageTopic.objects.filter(
-        message__conversation_id__in=ids, message__direction=Message.Direction.INBOUND
+        message__conversation_id__in=ids,
+        message__direction=Message.Direction.INBOUND,
+        message__conversation__anonymised_at__isnull=True,
     ).delete()
     rules = topic_rules(Topic.objects.filter(is_active=True).values_list("id", "keywords"))
     if not rules:
         return
     messages = Message.objects.filter(
-        conversation_id__in=ids, direction=Message.Direction.INBOUND
+        conversation_id__in=ids,
+        direction=Message.Direction.INBOUND,
+        conversation__anonymised_at__isnull=True,
     ).values_list("id", "channel_id", "sent_at", "text")
     MessageTopic.objects.bulk_create(
         MessageTopic(message_id=message_id, topic_id=topic_id, channel_id=channel_id, sent_at=sent)

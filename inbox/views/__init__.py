@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -34,7 +35,9 @@ def _staff_user(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
-def permission_required(permission: Permission, refusal: str | None = None) -> Callable[[View], View]:
+def permission_required(
+    permission: Permission, refusal: str | Promise | None = None
+) -> Callable[[View], View]:
     """Logged in (else to the login page), on the webcare team (has an agent profile) and
     with a role that grants `permission` (inbox/permissions.py); else 403 with `refusal`.
 
@@ -76,13 +79,6 @@ def administrator_required(view: View) -> View:
     return permission_required(
         Permission.ADMINISTER, gettext_lazy("Only administrators can open this page.")
     )(view)
-
-
-def inbox(request: HttpRequest) -> HttpResponse:
-    """The three-pane inbox screen lives in inbox/views/screen.py."""
-    from inbox.views import screen
-
-    return screen.inbox(request)
 
 
 def _conversation_or_404(conversation_id: int) -> Conversation:
@@ -216,10 +212,14 @@ def reply_send(request: HttpRequest, conversation_id: int) -> HttpResponse:
                 seen_message_id=form.cleaned_data["seen_message_id"],
                 confirmed_despite_newer=form.cleaned_data["confirmed_despite_newer"],
                 confirmed_personal_data=form.cleaned_data["confirmed_personal_data"],
+                personal_data_reason=form.cleaned_data["personal_data_reason"],
             )
+        except services.PersonalDataReasonMissing as error:
+            # Confirmed, but without a reason: the reason field says what is missing.
+            form.add_error("personal_data_reason", str(error))
         except services.PersonalDataInPublicReply as error:
             # The composer comes back with the text, what was found, and the "Send anyway"
-            # checkbox (templates/inbox/_conversation_composer.html).
+            # checkbox with its reason (templates/inbox/_conversation_personal_data.html).
             form.add_error("confirmed_personal_data", str(error))
         except services.NewerMessagesSinceOpened as error:
             # The composer comes back with the text, the messages that arrived and a
@@ -334,7 +334,7 @@ def canned_search(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 
 def _is_team_lead(request: HttpRequest) -> bool:
-    return request.agent_profile.is_team_lead  # type: ignore[attr-defined,no-any-return]
+    return request.agent_profile.is_team_lead  # type: ignore[attr-defined]
 
 
 @require_GET

@@ -200,7 +200,7 @@ def _reviewed_elsewhere(request: HttpRequest, message_id: int, error: str) -> bo
 
 
 @require_POST
-@staff_required
+@team_lead_required
 def reply_approve(request: HttpRequest, message_id: int) -> HttpResponse:
     text = request.POST.get("text")
     try:
@@ -217,7 +217,7 @@ def reply_approve(request: HttpRequest, message_id: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@team_lead_required
 def reply_reject(request: HttpRequest, message_id: int) -> HttpResponse:
     try:
         services.reply_reject(
@@ -237,7 +237,7 @@ def reply_reject(request: HttpRequest, message_id: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@team_lead_required
 def flagged_word_add(request: HttpRequest) -> HttpResponse:
     word = request.POST.get("word", "")
     try:
@@ -249,7 +249,7 @@ def flagged_word_add(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@team_lead_required
 def flagged_word_remove(request: HttpRequest, flagged_word_id: int) -> HttpResponse:
     try:
         services.flagged_word_remove(actor=_staff_user(request), flagged_word_id=flagged_word_id)

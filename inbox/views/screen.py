@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET
 
 from channels.selectors import channels_failing
 from inbox import services
-from inbox.models import AgentProfile, Conversation
+from inbox.models import Conversation
 from inbox.selectors import conversation_for_display
 from inbox.selectors import inbox as inbox_selectors
 from inbox.selectors.inbox import InboxFilters
@@ -38,7 +38,7 @@ from inbox.views import _staff_user, staff_required
 
 
 def _is_team_lead(request: HttpRequest) -> bool:
-    return request.agent_profile.is_team_lead  # type: ignore[attr-defined,no-any-return]
+    return request.agent_profile.is_team_lead  # type: ignore[attr-defined]
 
 
 def _filters(request: HttpRequest, query: QueryDict) -> tuple[InboxFilters, Any]:
@@ -70,7 +70,7 @@ def _list_context(request: HttpRequest, filters: InboxFilters) -> dict[str, Any]
         "next_query": filters.query_string(page=page.number + 1),
         "first_query": filters.query_string(page=1),
         "clear_query": filters.query_string(
-            channel_id=None, status=None, tag_id=None, priority=None, page=1
+            channel_id=None, status=None, tag_id=None, priority=None, formal_only=False, page=1
         ),
         "failing_channels": channels_failing(),
     }

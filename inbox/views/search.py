@@ -16,7 +16,8 @@ from django.views.decorators.http import require_GET
 from channels.models import Channel
 from inbox.models import Conversation, Message, Tag
 from inbox.selectors import search as search_selectors
-from inbox.selectors.search import QUERY_MAX_LENGTH, ResultKind, SearchFilters
+from inbox.selectors.search import QUERY_MAX_LENGTH, ResultKind, SearchFilters, SearchResults
+from inbox.services.sensitive_reads import search_record
 from inbox.views import _staff_user, staff_required
 
 # Tags offered in the filter, alphabetically; a longer list would be no use in a select.
@@ -128,6 +129,29 @@ class SearchForm(forms.Form):
         return any(self.data.get(name) not in (None, "", ResultKind.ALL) for name in names)
 
 
+def _search_log(request: HttpRequest, form: SearchForm, results: SearchResults) -> None:
+    """Who searched what, when (issue 7, "listening stays on topics"): one audit event per
+    search the agent submits. Paging through the same results (page 2, 3 …) is not a new
+    search, and htmx requests are not logged: the page has no live search today, and if one
+    comes, its keystrokes must not flood the log."""
+    if (form.cleaned_data["page"] or 1) > 1 or request.headers.get("HX-Request"):
+        return
+    data = form.cleaned_data
+    filters = {
+        name: (value.isoformat() if hasattr(value, "isoformat") else value)
+        for name in ("channel", "direction", "status", "assignee", "tag", "date_from", "date_to")
+        if (value := data.get(name)) not in (None, "")
+    }
+    groups = (results.messages, results.notes, results.contacts)
+    search_record(
+        actor=_staff_user(request),
+        query=data["q"],
+        kind=data["kind"] or ResultKind.ALL,
+        filters=filters,
+        result_count=sum(group.shown_total for group in groups if group is not None),
+    )
+
+
 @require_GET
 @staff_required
 def search(request: HttpRequest) -> HttpResponse:
@@ -145,6 +169,7 @@ def search(request: HttpRequest) -> HttpResponse:
             kind=kind,
             page=form.cleaned_data["page"] or 1,
         )
+        _search_log(request, form, results)
     query_without_page = request.GET.copy()
     query_without_page.pop("page", None)
     query_without_kind = query_without_page.copy()

@@ -79,7 +79,7 @@
     var NOT_STREETS = ["onderweg", "halfweg", "halverweg", "zijweg", "uitweg"];
     var IBAN_LENGTHS = { NL: 18, BE: 16, DE: 22, FR: 27, GB: 22, ES: 24, IT: 27, LU: 20,
       AT: 20, CH: 21, PL: 28, PT: 25, IE: 22, DK: 18 };
-    var ID_CONTEXT = /(?:zaak|order|bestel|kenmerk|referentie|factuur|klant|dossier|melding|ticket|case)[A-Za-z]*\.?[ ]*(?:nr\.?|nummer|no\.?)?[ ]*[:#]?[ ]*(?![\s\S])/i;
+    var ID_CONTEXT = /(?:zaak|order|bestel|kenmerk|referentie|factuur|klant|dossier|melding|ticket|case)[A-Za-z]*\.?[ ]*(?:nr\.?|nummer|no\.?)?[ ]*(?:is|was|luidt)?[ ]*[:#=]?[ ]*(?![\s\S])/i;
     var ID_CONTEXT_REACH = 40;
     var DATE_LIKE = /^[0-9]{1,2}-[0-9]{1,2}-(?:[0-9]{4}|[0-9]{2})(?![0-9])/;
 
@@ -127,6 +127,36 @@
       return true;
     }
 
+    // The municipality's own public contact details (settings.WEBCARE_PUBLIC_CONTACT_DETAILS,
+    // the warning's data-allowed): phone numbers by their national digits, e-mail addresses
+    // case-insensitively. The twin of personal_data.Allowed.
+    function phoneDigits(text) {
+      var digits = digitsOf(text);
+      var stripped = text.trim();
+      if (stripped.indexOf("0031") === 0) digits = digits.slice(4);
+      else if (stripped.indexOf("+31") === 0) digits = digits.slice(2);
+      else return digits;
+      return "0" + (digits[0] === "0" ? digits.slice(1) : digits);
+    }
+
+    function allowedOf(details) {
+      var phones = [];
+      var emails = [];
+      (details || []).forEach(function (item) {
+        item = String(item).trim();
+        if (!item) return;
+        if (item.indexOf("@") !== -1) emails.push(item.toLowerCase());
+        else phones.push(phoneDigits(item));
+      });
+      return { phones: phones, emails: emails };
+    }
+
+    function allows(allowed, kind, candidate) {
+      if (kind === "phone") return allowed.phones.indexOf(phoneDigits(candidate)) !== -1;
+      if (kind === "email") return allowed.emails.indexOf(candidate.toLowerCase()) !== -1;
+      return false;
+    }
+
     function shown(text) {
       var keep = text.length > 7 ? 5 : Math.max(1, Math.floor(text.length / 2));
       return text.slice(0, keep) + "\u2026";
@@ -143,8 +173,10 @@
       return found;
     }
 
-    // Every finding as {kind, start, end, text, shown}, in text order.
-    function find(text) {
+    // Every finding as {kind, start, end, text, shown}, in text order; `details` is the
+    // list of contact details never flagged.
+    function find(text, details) {
+      var allowed = allowedOf(details);
       var taken = matches(URL, text).map(function (m) { return [m.start, m.end]; });
       var findings = [];
       KINDS.forEach(function (kind) {
@@ -154,6 +186,7 @@
           if ((kind === "bsn" || kind === "phone") &&
               ID_CONTEXT.test(text.slice(Math.max(0, m.start - ID_CONTEXT_REACH), m.start))) return;
           taken.push([m.start, m.end]);
+          if (allows(allowed, kind, m.text)) return;
           findings.push({ kind: kind, start: m.start, end: m.end, text: m.text, shown: shown(m.text) });
         });
       });
@@ -226,8 +259,22 @@
     var form = textarea.form;
     if (!box || !list) return;
     var shownKey = null;
+    var allowed = [];
+    try { allowed = JSON.parse(box.dataset.allowed || "[]"); } catch (error) { allowed = []; }
+    // The reason appears with the "Send anyway" checkbox and is then required (the server
+    // refuses a confirmation without one); without JavaScript both are always shown.
+    var confirm = document.getElementById("id_confirmed_personal_data");
+    var reasonField = box.querySelector("[data-personal-data-reason]");
+    var reason = document.getElementById("id_personal_data_reason");
+    function updateReason() {
+      if (!confirm || !reasonField || !reason) return;
+      var needed = confirm.checked && !box.hidden;
+      reasonField.hidden = !confirm.checked;
+      reason.required = needed;
+    }
+    if (confirm) confirm.addEventListener("change", updateReason);
     function update() {
-      var findings = isPrivateReply(form) ? [] : personalData.find(textarea.value);
+      var findings = isPrivateReply(form) ? [] : personalData.find(textarea.value, allowed);
       var key = findings.map(function (f) { return f.kind + ":" + f.text; }).join("|");
       if (key === shownKey) return;
       shownKey = key;
@@ -240,6 +287,7 @@
         return item;
       }));
       box.hidden = findings.length === 0;
+      updateReason();
     }
     textarea.addEventListener("input", update);
     if (form) form.addEventListener("change", update);

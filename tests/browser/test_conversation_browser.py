@@ -183,6 +183,8 @@ def test_a_phone_number_in_a_public_reply_is_warned_about_refused_and_sent_when_
     page.webcare_errors[:] = [error for error in page.webcare_errors if "422" not in error]
 
     page.locator("#id_confirmed_personal_data").check()
+    # The reason appears with the checkbox and is required.
+    page.locator("#id_personal_data_reason").fill("ons eigen nummer")
     page.locator("form.reply-form button[type=submit]").click()
 
     expect(page.locator("ol#thread li.message-outbound")).to_have_count(1)

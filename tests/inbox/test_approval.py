@@ -14,7 +14,7 @@ from django.utils.translation import override
 from channels.models import Channel
 from channels.sandbox.graph_api import FACEBOOK_CREDENTIALS, FACEBOOK_PAGE_ID
 from channels.services import channel_create, channel_poll
-from inbox.models import AgentProfile, AuditEvent, Conversation, FlaggedWord, Message
+from inbox.models import AuditEvent, Conversation, FlaggedWord, Message
 from inbox.services import (
     ServiceError,
     flagged_word_add,

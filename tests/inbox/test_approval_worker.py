@@ -22,7 +22,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def trainee(transactional_db: None) -> AgentProfile:
     return staff_member_create(
-        username="tess", password=PASSWORD, first_name="Tess", presence="away",
+        username="tess",
+        password=PASSWORD,
+        first_name="Tess",
+        presence="away",
         role=AgentProfile.Role.TRAINEE,
     )
 

@@ -287,12 +287,22 @@ def test_a_public_reply_with_a_phone_number_comes_back_with_the_finding_and_a_ch
     # The text is kept, so the agent only ticks the box.
     assert "Bel ons terug op 06-12345678</textarea>" in content
 
-    accepted = client.post(url, {**form, "confirmed_personal_data": "on"})
+    # Ticking the box is not enough: the reason is asked for.
+    without_reason = client.post(url, {**form, "confirmed_personal_data": "on"})
+    assert without_reason.status_code == 422
+    assert 'id="personal-data-reason-error"' in without_reason.content.decode()
+    assert not Message.objects.filter(direction=Message.Direction.OUTBOUND).exists()
+
+    accepted = client.post(
+        url,
+        {**form, "confirmed_personal_data": "on", "personal_data_reason": "ons eigen nummer"},
+    )
 
     assert accepted.status_code == 302
     reply = Message.objects.get(direction=Message.Direction.OUTBOUND)
     event = AuditEvent.objects.get(action="reply.queued", message=reply)
     assert event.data["personal_data_confirmed"] == ["phone"]
+    assert event.data["personal_data_reason"] == "ons eigen nummer"
 
 
 def test_the_preview_shows_the_reply_with_the_signature(logged_in, agent, channel):
@@ -331,10 +341,18 @@ def test_the_api_refuses_personal_data_in_public_with_409_until_confirmed(agent,
     assert refused.status_code == 409
     assert refused.json()["code"] == "personal_data"
     assert "12345…" in refused.json()["detail"]
-    accepted = client.post(url, {**body, "confirmed_personal_data": True}, format="json")
+    without_reason = client.post(url, {**body, "confirmed_personal_data": True}, format="json")
+    assert without_reason.status_code == 409
+    assert without_reason.json()["code"] == "personal_data"
+    accepted = client.post(
+        url,
+        {**body, "confirmed_personal_data": True, "personal_data_reason": "zelf gepubliceerd"},
+        format="json",
+    )
     assert accepted.status_code == 201
     event = AuditEvent.objects.get(action="reply.queued")
     assert event.data["personal_data_confirmed"] == ["bsn"]
+    assert event.data["personal_data_reason"] == "zelf gepubliceerd"
 
 
 def test_a_private_reply_is_not_checked_for_personal_data(agent, channel):

@@ -414,8 +414,9 @@ def test_the_search_page_needs_the_same_number_of_queries_for_5_and_50_results(
 
     assert with_five == with_fifty
     # Session and staff checks, the filter choices, the stopword check, then per kind: the
-    # newest id (messages, notes), the candidates, their ranking, the page's rows.
-    assert with_fifty <= 18
+    # newest id (messages, notes), the candidates, their ranking, the page's rows; and the
+    # search's audit event (an INSERT, in a savepoint inside the test's transaction).
+    assert with_fifty <= 20
 
 
 # --- access ---------------------------------------------------------------------------------
