@@ -12,7 +12,7 @@ from inbox.models import DataSubjectRequest
 
 class _DescribedForm(forms.Form):
     """Screen readers read a field's hint and its error with the field
-    (templates/inbox/_data_subject_fields.html gives them these ids)."""
+    (templates/inbox/_form_fields.html gives them these ids)."""
 
     def full_clean(self) -> None:
         super().full_clean()

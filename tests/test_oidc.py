@@ -131,6 +131,8 @@ def test_someone_in_no_webcare_group_is_refused_with_a_reason_and_audited(
     client, provider, settings
 ):
     provider.user["groups"] = ["iedereen"]
+    # The refusal is put in the session in the language of the request that made it.
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
 
     response = sso_login(client)
 
@@ -145,7 +147,6 @@ def test_someone_in_no_webcare_group_is_refused_with_a_reason_and_audited(
         "method": "sso",
         "reason": "no_role",
     }
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     page = client.get(response["Location"]).content.decode()
     assert "You are not in any of the Webcare groups of your organisation." in page
 

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from inbox.models import Contact, DataSubjectRequest
 from inbox.selectors import data_subjects as selectors
-from inbox.services import privacy
+from inbox.services import lifecycle, privacy
 from inbox.services.common import ServiceError, audit
 
 __all__ = [
@@ -160,9 +160,10 @@ def data_subject_erase(
     either way. inbox/services/privacy.py does the removing.
 
     A conversation still being handled is not erased silently: the administrator must
-    confirm that it is closed or dealt with (`confirmed_unresolved`). Refusing outright
-    would make the administrator resolve colleagues' cases first, or keep a citizen's data
-    longer than the law allows; erasing without a word could end an ongoing case."""
+    confirm that it is closed or dealt with (`confirmed_unresolved`); it is then resolved.
+    Refusing outright would make the administrator resolve colleagues' cases first, or keep
+    a citizen's data longer than the law allows; erasing without a word could end an ongoing
+    case."""
     if method not in ERASURE_METHODS:
         raise ServiceError(_("Choose anonymise or delete."))
     request = _open_request(request_id, kind=DataSubjectRequest.Kind.ERASURE)
@@ -177,6 +178,10 @@ def data_subject_erase(
             )
         )
     reason = f"data subject request {request.id}"
+    # Confirmed as dealt with: resolved, so that they leave the queues rather than wait
+    # there, emptied, for an answer nobody can give.
+    for conversation in preview.unresolved:
+        lifecycle.conversation_resolve(conversation_id=conversation.id, actor=actor)
     if method == DELETE:
         privacy.conversations_delete(
             actor=actor,

@@ -38,7 +38,8 @@ def _page(
         )
         rows.append({**row, "form": form})
     runs = list(retention_runs_recent())
-    latest_dry_run = next((run for run in runs if run.dry_run), None)
+    # A dry run older than the last real run describes what that run has since done.
+    latest_dry_run = runs[0] if runs and runs[0].dry_run else None
     return render(
         request,
         "inbox/retention.html",

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from inbox.models import (
     AuditEvent,
@@ -197,3 +198,19 @@ def test_deleting_a_conversation_also_deletes_those_merged_into_it(channel, agen
 
     assert not Conversation.objects.filter(pk__in=[target.id, source.id]).exists()
     assert not Contact.objects.filter(pk=target.contact_id).exists()
+
+
+def test_an_anonymised_conversation_shows_what_happened_and_cannot_be_answered(
+    channel, agent, logged_in
+):
+    conversation = resolved_history(channel, agent, at=MONDAY)
+    conversations_anonymise(actor=None, conversation_ids=[conversation.id], reason="retention")
+
+    page = logged_in(agent).get(reverse("inbox:conversation", args=[conversation.id]))
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="conversation-anonymised"' in html
+    assert "Verwijderd volgens het bewaarbeleid" in html
+    assert "Geanonimiseerde inwoner" in html
+    assert reverse("inbox:reply_send", args=[conversation.id]) not in html

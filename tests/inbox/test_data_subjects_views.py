@@ -140,7 +140,7 @@ def test_the_erasure_page_warns_about_unresolved_conversations_and_needs_the_tic
     erase = reverse("inbox:data_subject_erase", args=[dsr.id])
 
     page = client.get(erase).content.decode()
-    assert "not resolved yet" in page
+    assert "nog niet afgehandeld" in page
     assert 'name="confirmed_unresolved"' in page
 
     response = client.post(erase, {"method": "anonymise"})

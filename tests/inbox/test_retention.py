@@ -337,6 +337,21 @@ def test_the_page_lists_the_policies_in_few_queries(
     assert channel.name in page and mastodon_channel.name in page
 
 
+def test_after_a_run_the_page_does_not_show_the_dry_run_that_preceded_it(
+    channel, administrator, logged_in, client
+):
+    logged_in(administrator)
+    retention_apply(dry_run=True, now=NOW)
+    before = client.get(reverse("inbox:retention")).context["latest_dry_run"]
+    retention_apply(dry_run=False, now=NOW)
+
+    after = client.get(reverse("inbox:retention"))
+
+    assert before is not None
+    assert after.context["latest_dry_run"] is None
+    assert "Geen proefrun sinds de laatste run" in after.content.decode()
+
+
 def test_an_administrator_sets_a_channel_policy_on_the_page(
     channel, administrator, logged_in, client
 ):
