@@ -15,6 +15,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connections as db_connections
 from django.utils import translation
 
@@ -42,6 +43,18 @@ def _default_language() -> Iterator[None]:
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _no_login_lockout_left_behind() -> Iterator[None]:
+    """Failed logins count per username and IP address in Redis, every test client is
+    127.0.0.1 and the personas' names recur: a test's wrong passwords must not lock out the
+    logins of the tests after it (webcare/login.py)."""
+    yield
+    redis = cache._cache.get_client()  # type: ignore[attr-defined]
+    keys = redis.keys("*login-throttle:*")
+    if keys:
+        redis.delete(*keys)
 
 
 @pytest.fixture(scope="session")
