@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import time
 from datetime import timedelta
 
 import pytest
@@ -70,51 +68,6 @@ def test_a_webhook_delivery_is_flagged_the_same_way(channel):
     message = Message.objects.get(external_id="webhook-1")
     assert message.personal_data_kinds == ["phone"]
     assert message.formal_request_kinds == ["woo_request"]
-
-
-TEXTS = (
-    "Mijn container is vandaag weer niet geleegd, wat is er aan de hand?",
-    "Wanneer wordt het grofvuil opgehaald in de Vogelwijk?",
-    "Ik wil bezwaar maken tegen de WOZ-waarde van mijn huis",
-    "Bel me even op 06-12345678 als dat kan",
-    "Lantaarnpaal kapot op de Dorpsstraat 12, al drie dagen donker",
-    "Thanks for the quick help yesterday! Great service.",
-    "Hoe vraag ik een parkeervergunning aan?",
-    "De stoep ligt open sinds 2 weken, wanneer wordt dat gemaakt?",
-)
-
-
-@pytest.mark.skipif(
-    not os.environ.get("WEBCARE_BENCH"), reason="a measurement, not a check: WEBCARE_BENCH=1"
-)
-@pytest.mark.parametrize("guards_on", [False, True, False, True])
-def test_measure_ingest_of_2000_messages(channel, monkeypatch, guards_on):
-    if not guards_on:
-        monkeypatch.setattr("inbox.services.ingest.find_formal_requests", lambda text: [])
-        monkeypatch.setattr("inbox.services.ingest.personal_data_found", lambda text: [])
-    start = timezone.now() - timedelta(days=1)
-    messages = [
-        PlatformMessage(
-            external_id=f"bench-{number}",
-            thread_key=f"bench-thread-{number % 200}",
-            author=PlatformAuthor(external_id=f"bench-user-{number % 200}", username="burger"),
-            text=f"{TEXTS[number % len(TEXTS)]} ({number})",
-            sent_at=start + timedelta(seconds=number),
-        )
-        for number in range(2000)
-    ]
-    began, began_cpu = time.perf_counter(), time.process_time()
-    for batch in range(0, 2000, 100):
-        messages_ingest(
-            channel_id=channel.id,
-            fetched=FetchResult(messages=messages[batch : batch + 100], cursor={}),
-        )
-    elapsed, cpu = time.perf_counter() - began, time.process_time() - began_cpu
-    guards = "on" if guards_on else "off"
-    print(
-        f"\ningest of 2000 messages, guards {guards}: {elapsed:.2f} s ({cpu:.2f} s CPU in Python)"
-    )
-    assert Message.objects.filter(external_id__startswith="bench-").count() == 2000
 
 
 # --- where agents see the flags ----------------------------------------------------------
