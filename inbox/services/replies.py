@@ -150,6 +150,14 @@ def reply_create(
     if not text:
         raise ServiceError(_("Write a reply first."))
     conversation = Conversation.objects.select_related("channel", "contact").get(id=conversation_id)
+    if conversation.anonymised_at is not None:
+        # Its platform ids went with the rest (services/privacy.py): nothing to answer to.
+        raise ServiceError(
+            _(
+                "This conversation was anonymised under the retention policy or at the "
+                "citizen's request. It can no longer be answered."
+            )
+        )
     conversation_is_private = conversation.is_private
     private = private or conversation_is_private
     rules = reply_rules(conversation.channel)

@@ -34,11 +34,7 @@ from inbox.models import Conversation
 from inbox.selectors import conversation_for_display
 from inbox.selectors import inbox as inbox_selectors
 from inbox.selectors.inbox import InboxFilters
-from inbox.views import _staff_user, staff_required
-
-
-def _is_team_lead(request: HttpRequest) -> bool:
-    return request.agent_profile.is_team_lead  # type: ignore[attr-defined]
+from inbox.views import _is_team_lead, _staff_user, staff_required
 
 
 def _filters(request: HttpRequest, query: QueryDict) -> tuple[InboxFilters, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,11 +24,13 @@ from inbox.models import (
     WaitFact,
 )
 from inbox.services import (
+    ServiceError,
     contacts_anonymise,
     conversations_anonymise,
     conversations_delete,
     metrics_rebuild_all,
     metrics_refresh,
+    reply_create,
     topic_create,
 )
 from tests.inbox.helpers import citizen_writes
@@ -214,3 +217,18 @@ def test_an_anonymised_conversation_shows_what_happened_and_cannot_be_answered(
     assert "Verwijderd volgens het bewaarbeleid" in html
     assert "Geanonimiseerde inwoner" in html
     assert reverse("inbox:reply_send", args=[conversation.id]) not in html
+
+
+def test_no_reply_can_be_queued_in_an_anonymised_conversation(channel, agent):
+    conversation = resolved_history(channel, agent, at=MONDAY)
+    conversations_anonymise(actor=None, conversation_ids=[conversation.id], reason="retention")
+
+    with pytest.raises(ServiceError, match="geanonimiseerd"):
+        reply_create(
+            conversation_id=conversation.id,
+            actor=agent.user,
+            text="Dag, nog een vraag?",
+            idempotency_key=uuid.uuid4(),
+        )
+
+    assert not Message.objects.filter(conversation=conversation, delivery_status="queued").exists()
