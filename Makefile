@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test bench lint fmt clean vendor
+.PHONY: help install run test bench load lint fmt clean vendor
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -58,3 +58,6 @@ clean:  ## Remove var/ (embedded databases, run state) and the install stamp; ke
 
 vendor:  ## Refresh the vendored NL Design System CSS and axe-core from npm (needs npm)
 	scripts/vendor-frontend.sh
+
+load: $(INSTALLED)  ## Load test: 50 simulated agents on gunicorn while ingest runs; prints p50/p95/p99
+	DEBUG=1 $(VENV_PYTHON) -m webcare.devservices exec -- $(VENV_PYTHON) -m benchmarks.load $(LOAD_ARGS)

@@ -120,3 +120,26 @@ class QuarantinedItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel.name}: {self.reason[:60]}"
+
+
+class ReceivedWebhook(models.Model):
+    """The SHA-256 of every signed webhook body we accepted, so that a replayed body (the
+    same bytes sent again, by an attacker who captured it or by a confused proxy) is
+    answered without being processed a second time. Meta's own redeliveries of a delivery we
+    did not acknowledge were never recorded here, so they are processed. Pruned after
+    `WEBCARE_WEBHOOK_REPLAY_WINDOW_SECONDS`; older bodies are refused by their age."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    body_sha256 = models.CharField(max_length=64)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "body_sha256"], name="receivedwebhook_unique_body"
+            ),
+        ]
+        indexes = [models.Index(fields=["received_at"], name="receivedwebhook_age_idx")]
+
+    def __str__(self) -> str:
+        return f"webhook body {self.body_sha256[:12]} on channel {self.channel_id}"

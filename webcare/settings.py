@@ -249,6 +249,17 @@ WEBCARE_DEFAULT_HISTORY_DAYS = env_int("WEBCARE_DEFAULT_HISTORY_DAYS", 7, minimu
 WEBCARE_PLATFORM_TIMEOUT = env_int("WEBCARE_PLATFORM_TIMEOUT", 15, minimum=1)
 # A reply that stays in `sending` longer than this is checked against the platform.
 WEBCARE_STUCK_SENDING_SECONDS = env_int("WEBCARE_STUCK_SENDING_SECONDS", 300, minimum=10)
+# A signed webhook body seen again within this window is acknowledged and not processed
+# (a replay); an event older than it is refused. Meta retries an unacknowledged delivery for
+# up to 36 hours, so the window must be longer than that.
+WEBCARE_WEBHOOK_REPLAY_WINDOW_SECONDS = env_int(
+    "WEBCARE_WEBHOOK_REPLAY_WINDOW_SECONDS", 7 * 24 * 60 * 60, minimum=48 * 60 * 60
+)
+# How long the keyed digests of erased platform messages are kept, so that no poll, channel
+# history window or webhook imports an erased message again.
+WEBCARE_ERASED_MESSAGE_MEMORY_DAYS = env_int(
+    "WEBCARE_ERASED_MESSAGE_MEMORY_DAYS", 400, minimum=30
+)
 # Filled in for `{{ gemeente }}` in canned responses (inbox/canned.py).
 WEBCARE_MUNICIPALITY_NAME = (
     env_str("WEBCARE_MUNICIPALITY_NAME", "Gemeente Demodorp") or "Gemeente Demodorp"

@@ -804,6 +804,7 @@ from inbox.models.metrics import (  # noqa: E402
 from inbox.models.privacy import (  # noqa: E402
     ArchiveExport,
     DataSubjectRequest,
+    ErasedPlatformMessage,
     RetentionPolicy,
     RetentionRun,
 )
@@ -821,6 +822,7 @@ __all__ = [
     "ConversationTag",
     "CycleFact",
     "DataSubjectRequest",
+    "ErasedPlatformMessage",
     "FlaggedWord",
     "Message",
     "MessageTopic",

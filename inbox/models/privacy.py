@@ -188,3 +188,27 @@ class ArchiveExport(models.Model):
 
     def __str__(self) -> str:
         return f"archive {self.date_from}..{self.date_to} ({self.status})"
+
+
+class ErasedPlatformMessage(models.Model):
+    """A platform message that was erased (retention or a data subject's erasure), kept only
+    as a keyed digest of its platform id, so that a poll re-reading the last minutes, a
+    re-added channel's history window, or a webhook redelivered or replayed does not import
+    the citizen's words again. The digest (HMAC-SHA256 with a key derived from SECRET_KEY)
+    cannot be turned back into the id without that key. Pruned once no platform would
+    deliver the item again (inbox/services/privacy.py)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    external_id_digest = models.CharField(max_length=64)
+    erased_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id_digest"], name="erasedplatformmessage_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["erased_at"], name="erasedplatformmessage_age_idx")]
+
+    def __str__(self) -> str:
+        return f"erased message on channel {self.channel_id}"

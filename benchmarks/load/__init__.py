@@ -1,0 +1,1 @@
+"""The load test (`make load`): simulated agents working the inbox while ingest runs."""
