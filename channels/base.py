@@ -7,9 +7,11 @@ and advancing the cursor happen in one transaction (docs/architecture.md, "Polli
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+import unicodedata
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -94,6 +96,29 @@ class ReplyTarget:
     # A platform tag that lets a private reply through after the normal window has closed
     # (Messenger's "HUMAN_AGENT", within 7 days); "" for none.
     message_tag: str = ""
+    # Our own key for this reply (the outbox row's idempotency key): a platform that
+    # deduplicates by a client key (Mastodon's Idempotency-Key) gets it, so a retry of this
+    # reply is one post while another reply with the same text is another.
+    reply_key: str = ""
+
+
+# A reply is looked for from a minute before it was written: our clock and the platform's
+# may disagree a little.
+CLOCK_SKEW = timedelta(minutes=1)
+_LEADING_MENTION = re.compile(r"@[\w.\-]+(@[\w.\-]+)?")
+
+
+def comparable_text(text: str) -> str:
+    """A reply's text as `find_reply` compares it with what the platform shows.
+
+    Platforms store what we sent a little differently: NFC-normalised (X), with the
+    mentions of a reply put in front (X, Mastodon), with whitespace collapsed (HTML on
+    Mastodon). Those differences are dropped; any other difference means another reply.
+    """
+    words = unicodedata.normalize("NFC", text).split()
+    while words and _LEADING_MENTION.fullmatch(words[0]):
+        words.pop(0)
+    return " ".join(words)
 
 
 @dataclass(frozen=True)
@@ -154,9 +179,21 @@ class Connector(Protocol):
         ...
 
     def find_reply(
-        self, *, text: str, target: ReplyTarget, not_before: datetime
+        self,
+        *,
+        text: str,
+        target: ReplyTarget,
+        not_before: datetime,
+        skip_ids: Collection[str] = (),
     ) -> SentReply | None:
-        """Look on the platform for a reply we may have posted already (after DeliveryUnknown)."""
+        """Look on the platform for a reply we may have posted already (after DeliveryUnknown).
+
+        A match is ours (the channel's account), answers the same target (the same post, DM
+        conversation or Messenger thread), was created at or after `not_before` (less a
+        minute for clock skew) and reads the same (`comparable_text`). `skip_ids` are the
+        platform ids of our other replies already recorded: an identical earlier reply is
+        never taken for this one (docs/architecture.md, "Exactly-once replies").
+        """
         ...
 
     def check(self) -> str:

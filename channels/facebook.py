@@ -14,8 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
-import unicodedata
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +25,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from channels.base import (
+    CLOCK_SKEW,
     Attachment,
     AuthenticationFailed,
     DeliveryUnknown,
@@ -39,6 +39,7 @@ from channels.base import (
     ReplyTarget,
     SentReply,
     TransientError,
+    comparable_text,
     readable_id,
 )
 from channels.credentials import decrypt_credentials
@@ -76,6 +77,8 @@ DEFAULT_RATE_LIMIT_SECONDS = 15 * 60
 # Graph's error codes for a missing permission or a request it refuses (here: an answer
 # outside the Messenger window, code 10 subcode 2018278).
 PERMISSION_CODES = {10, 200}
+# "(#10900) Activity already replied to": a second private reply to the same comment.
+ALREADY_REPLIED_PRIVATELY_CODE = 10900
 
 
 class GraphSession(requests.Session):
@@ -443,10 +446,15 @@ class FacebookConnector:
         return SentReply(external_id=str(response["message_id"]), raw=response)
 
     def find_reply(
-        self, *, text: str, target: ReplyTarget, not_before: datetime
+        self,
+        *,
+        text: str,
+        target: ReplyTarget,
+        not_before: datetime,
+        skip_ids: Collection[str] = (),
     ) -> SentReply | None:
-        wanted = unicodedata.normalize("NFC", text)
-        oldest = not_before - timedelta(minutes=1)
+        wanted = comparable_text(text)
+        oldest = not_before - CLOCK_SKEW
         if not target.private:
             items = self._items(
                 f"{self._top_level_comment(target)}/comments",
@@ -487,8 +495,13 @@ class FacebookConnector:
                 created = parse_graph_time(item["created_time"])
             except (KeyError, TypeError, ValueError):
                 continue
-            text_matches = unicodedata.normalize("NFC", str(item.get("message") or "")) == wanted
-            if is_ours and created >= oldest and text_matches:
+            text_matches = comparable_text(str(item.get("message") or "")) == wanted
+            if (
+                is_ours
+                and created >= oldest
+                and text_matches
+                and str(item.get("id")) not in skip_ids
+            ):
                 return SentReply(external_id=str(item["id"]), raw=item)
         return None
 
@@ -604,6 +617,15 @@ class FacebookConnector:
         if code == 190 or (error.type == "OAuthException" and code in (102, 2500)):
             return AuthenticationFailed(
                 f"Facebook rejected the page token ({detail}). It may be revoked or expired."
+            )
+        if code == ALREADY_REPLIED_PRIVATELY_CODE:
+            # Facebook allows one private reply per comment. Webcare sends one per reply row,
+            # so this usually means an earlier attempt whose answer was lost did arrive but
+            # find_reply could not see it (yet): say so rather than just "refused".
+            return Rejected(
+                f"Facebook refused: {detail}. This comment already has a private reply from "
+                "the page; if an earlier attempt of this reply timed out, it probably arrived. "
+                "Check the page's Messenger inbox before writing again."
             )
         if status >= 500 or code in (1, 2):
             message = f"Facebook had a server error ({detail})."

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from channels.base import (
+    CLOCK_SKEW,
     Attachment,
     AuthenticationFailed,
     ConnectorError,
@@ -42,10 +43,11 @@ from channels.base import (
     ReplyTarget,
     SentReply,
     TransientError,
+    comparable_text,
     readable_id,
 )
 from channels.credentials import decrypt_credentials
-from channels.mastodon_text import MENTION_PATTERN, addressed, html_to_text
+from channels.mastodon_text import addressed, html_to_text
 from channels.models import Channel
 
 logger = logging.getLogger(__name__)
@@ -92,14 +94,6 @@ def _required(mapping: Any, key: str) -> Any:
     if value is None or value == "":
         raise KeyError(key)
     return value
-
-
-def _comparable(text: str) -> str:
-    """Text as compared by find_reply: leading @mentions dropped, whitespace collapsed."""
-    words = text.split()
-    while words and MENTION_PATTERN.fullmatch(words[0]):
-        words.pop(0)
-    return " ".join(words)
 
 
 def _error_detail(error: mastodon.MastodonAPIError) -> str:
@@ -279,10 +273,14 @@ class MastodonConnector:
     def send_reply(self, *, text: str, target: ReplyTarget) -> SentReply:
         visibility = "direct" if target.private else "public"
         status_text = self._addressed(text, target)
-        # The same reply to the same status gets the same key, so a retry within Mastodon's
+        # Every attempt of one reply sends the same key, so a retry within Mastodon's
         # idempotency window (an hour) returns the status posted before instead of a second.
+        # Keyed on our reply, not its text: another reply with the same words to the same
+        # status is a second status, not the first one handed back.
         key_source = "\n".join(
-            (self.channel.account_id, target.in_reply_to_external_id, visibility, status_text)
+            (self.channel.account_id, target.reply_key)
+            if target.reply_key
+            else (self.channel.account_id, target.in_reply_to_external_id, visibility, status_text)
         )
         idempotency_key = hashlib.sha256(key_source.encode()).hexdigest()
         status = self._call(
@@ -302,10 +300,15 @@ class MastodonConnector:
             ) from error
 
     def find_reply(
-        self, *, text: str, target: ReplyTarget, not_before: datetime
+        self,
+        *,
+        text: str,
+        target: ReplyTarget,
+        not_before: datetime,
+        skip_ids: Collection[str] = (),
     ) -> SentReply | None:
-        wanted = _comparable(text)
-        oldest_wanted = not_before - timedelta(minutes=1)
+        wanted = comparable_text(text)
+        oldest_wanted = not_before - CLOCK_SKEW
         max_id: str | None = None
         for _number in range(MAX_PAGES):
             page = self._call(
@@ -321,9 +324,12 @@ class MastodonConnector:
                     continue
                 content = status.get("content")
                 if (
-                    str(status.get("in_reply_to_id") or "") == target.in_reply_to_external_id
+                    str(status.get("id")) not in skip_ids
+                    and str(status.get("in_reply_to_id") or "") == target.in_reply_to_external_id
+                    and not self._created_before(status, oldest_wanted)
                     and isinstance(content, str)
-                    and _comparable(html_to_text(content, status.get("mentions") or ())) == wanted
+                    and comparable_text(html_to_text(content, status.get("mentions") or ()))
+                    == wanted
                 ):
                     return SentReply(external_id=str(status["id"]), raw=_plain(status))
             # Newest first: once a page reaches statuses older than the attempt, stop.

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from channels.base import (
@@ -20,7 +22,7 @@ from channels.base import (
     RejectedItem,
 )
 from channels.credentials import encrypt_credentials
-from channels.models import DEFAULT_API_BASE_URLS, Channel, QuarantinedItem
+from channels.models import DEFAULT_API_BASE_URLS, Channel, QuarantinedItem, ReceivedWebhook
 from channels.registry import get_connector, learned_settings
 from inbox.services import audit, messages_ingest
 
@@ -100,9 +102,16 @@ def channel_create(
 
 
 def _enqueue_poll(channel_id: int) -> None:
+    from kombu.exceptions import OperationalError
+
     from channels.tasks import poll
 
-    poll.delay(channel_id)
+    try:
+        poll.delay(channel_id)
+    except OperationalError:
+        # The broker is unreachable; the change is committed, and beat's poll_due polls the
+        # channel within seconds of the broker's return (found by the chaos suite).
+        logger.warning("Broker unreachable: channel %s waits for beat's poll.", channel_id)
 
 
 def _check_credential_names(kind: str, credentials: dict[str, str]) -> None:
@@ -260,8 +269,11 @@ class WebhookOutcome:
     new_messages: int = 0
     rejected: int = 0
     ignored: str = ""
+    # Every entry is older than WEBCARE_WEBHOOK_REPLAY_WINDOW_SECONDS: refused (403).
+    stale: bool = False
 
 
+@transaction.atomic
 def channel_receive_facebook_webhook(*, channel_id: int, body: bytes) -> WebhookOutcome:
     """Store what a signed Graph webhook delivery brings (the view has checked the signature).
 
@@ -272,7 +284,9 @@ def channel_receive_facebook_webhook(*, channel_id: int, body: bytes) -> Webhook
     """
     from channels.facebook_webhooks import parse_webhook
 
-    channel = Channel.objects.get(id=channel_id)
+    # The lock ingest takes, taken first: two deliveries of the channel then queue here
+    # rather than deadlock between the body's row and ingest's lock.
+    channel = Channel.objects.select_for_update(no_key=True).get(id=channel_id)
     if not channel.is_active:
         # Switched off by an admin: like polling, webhooks store nothing. When the channel is
         # switched on again, its poll reads from where it stopped.
@@ -292,6 +306,14 @@ def channel_receive_facebook_webhook(*, channel_id: int, body: bytes) -> Webhook
             ],
         )
     else:
+        payload, stale_entries = webhook_drop_stale_entries(payload, now=timezone.now())
+        if stale_entries:
+            logger.warning(
+                "webhook entries older than the replay window refused",
+                extra={"channel": channel.name, "entries": stale_entries},
+            )
+            if not payload["entry"]:
+                return WebhookOutcome(stale=True)
         parsed = parse_webhook(payload, page_id=channel.account_id)
         for page_id in parsed.foreign_page_ids:
             logger.warning(
@@ -299,10 +321,56 @@ def channel_receive_facebook_webhook(*, channel_id: int, body: bytes) -> Webhook
                 extra={"channel": channel.name, "page_id": page_id},
             )
         fetched = FetchResult(messages=parsed.messages, cursor={}, rejected=parsed.rejected)
+    # Replays (docs/architecture.md, "Webhooks"): the body's digest is recorded in this
+    # transaction, with what it stores, so a delivery that failed (503) is not remembered and
+    # Meta's redelivery of it is processed; the same signed bytes accepted before are not.
+    if not webhook_body_remember(channel_id=channel.id, body=body):
+        logger.warning("webhook body replayed, not processed", extra={"channel": channel.name})
+        return WebhookOutcome(ignored="replayed")
     if not fetched.messages and not fetched.rejected:
         return WebhookOutcome()
     result = messages_ingest(channel_id=channel_id, fetched=fetched, from_webhook=True)
     return WebhookOutcome(new_messages=result.new_messages, rejected=result.rejected)
+
+
+def webhook_body_remember(*, channel_id: int, body: bytes) -> bool:
+    """Record the body's SHA-256 for the channel; False when it was recorded before (a
+    replay). A concurrent identical delivery waits on the unique index for this one."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ReceivedWebhook._meta.db_table} (channel_id, body_sha256, received_at)"  # noqa: S608
+            " VALUES (%s, %s, %s) ON CONFLICT (channel_id, body_sha256) DO NOTHING",
+            [channel_id, hashlib.sha256(body).hexdigest(), timezone.now()],
+        )
+        return cursor.rowcount == 1
+
+
+def webhook_drop_stale_entries(payload: Any, *, now: datetime) -> tuple[Any, int]:
+    """The payload without entries whose `time` lies before the replay window, and how many
+    were dropped. Meta retries for at most 36 hours, so such an entry can only be a captured
+    delivery sent again after its digest was forgotten. Graph gives `time` in seconds for
+    feed changes and in milliseconds for Messenger."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
+        return payload, 0
+    oldest = (now - timedelta(seconds=settings.WEBCARE_WEBHOOK_REPLAY_WINDOW_SECONDS)).timestamp()
+    fresh = []
+    for entry in payload["entry"]:
+        moment = entry.get("time") if isinstance(entry, dict) else None
+        if isinstance(moment, int | float) and not isinstance(moment, bool):
+            seconds = moment / 1000 if moment > 100_000_000_000 else moment
+            if seconds < oldest:
+                continue
+        fresh.append(entry)
+    return {**payload, "entry": fresh}, len(payload["entry"]) - len(fresh)
+
+
+def received_webhooks_prune(*, now: datetime | None = None) -> int:
+    """Forget webhook bodies older than the replay window: the age check refuses them now."""
+    cutoff = (now or timezone.now()) - timedelta(
+        seconds=settings.WEBCARE_WEBHOOK_REPLAY_WINDOW_SECONDS
+    )
+    deleted, _by_model = ReceivedWebhook.objects.filter(received_at__lt=cutoff).delete()
+    return deleted
 
 
 @transaction.atomic

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import functools
+from collections.abc import Iterator
 
-import redis
 from celery import shared_task
-from django.conf import settings
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from channels.models import Channel
 from channels.selectors import channel_ids_due_for_poll
 from channels.services import channel_poll
 
-# Longer than any poll can take (20 pages x timeout); the lock expires if a worker dies.
-POLL_LOCK_SECONDS = 20 * 15 + 60
-
-
-@functools.cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+# The first key of the two-key PostgreSQL advisory lock that says "this channel is being
+# polled" (the second is the channel id); "WC" keeps it apart from other advisory locks.
+POLL_LOCK_NAMESPACE = 0x5743
 
 
 @shared_task(name="channels.poll_due", ignore_result=True)
@@ -34,14 +29,43 @@ def poll_due() -> int:
 @shared_task(name="channels.poll", ignore_result=True)
 def poll(channel_id: int) -> None:
     # One poll per channel at a time: two would fetch the same page and race on the cursor.
-    lock = _redis().lock(f"webcare:channel-poll:{channel_id}", timeout=POLL_LOCK_SECONDS)
-    if not lock.acquire(blocking=False):
-        return
+    with poll_lock(channel_id) as acquired:
+        if not acquired:
+            return
+        try:
+            channel_poll(channel_id=channel_id)
+        except Channel.DoesNotExist:
+            return
+
+
+@contextlib.contextmanager
+def poll_lock(channel_id: int) -> Iterator[bool]:
+    """Hold the channel's poll lock, if nobody else does (yields whether we got it).
+
+    A session-level PostgreSQL advisory lock, not a Redis lock with a timeout: it belongs to
+    this worker's database session, so when the worker dies mid-poll (SIGKILL, out of
+    memory, a deploy) PostgreSQL frees it at once and the redelivered task (acks_late,
+    reject_on_worker_lost) or the next beat polls again. A Redis lock outlived its holder
+    by its whole timeout (minutes without polling that channel; the chaos suite found it).
+    If the session itself is dropped mid-poll the lock goes with it and a second poll may
+    overlap this one: harmless, ingest skips what it has and stores the cursor with it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [POLL_LOCK_NAMESPACE, channel_id])
+        row = cursor.fetchone()
+    acquired = bool(row and row[0])
     try:
-        channel_poll(channel_id=channel_id)
-    except Channel.DoesNotExist:
-        return
+        yield acquired
     finally:
-        # The lock may have expired while we worked; then there is nothing to release.
-        with contextlib.suppress(redis.exceptions.LockError):
-            lock.release()
+        if acquired:
+            _poll_unlock(channel_id)
+
+
+def _poll_unlock(channel_id: int) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [POLL_LOCK_NAMESPACE, channel_id])
+    except DatabaseError:
+        # The session was dropped (and took the lock with it), or cannot run the unlock: end
+        # it, so that no lock can outlive this poll in a session kept open for reuse.
+        connection.close()

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import time
-import unicodedata
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from channels.base import (
+    CLOCK_SKEW,
     Attachment,
     AuthenticationFailed,
     DeliveryUnknown,
@@ -36,6 +37,7 @@ from channels.base import (
     ReplyTarget,
     SentReply,
     TransientError,
+    comparable_text,
     readable_id,
 )
 from channels.credentials import decrypt_credentials
@@ -101,6 +103,15 @@ def _created_before(event: dict[str, Any], moment: datetime) -> bool:
         return datetime.fromisoformat(str(event["created_at"])) < moment
     except (KeyError, TypeError, ValueError):
         return False
+
+
+# X wraps every link in a t.co link of its own: in the text X shows, a URL is any URL.
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+
+
+def _comparable_tweet_text(text: str) -> str:
+    """A tweet's text as find_reply compares it: `comparable_text` with links made equal."""
+    return _URL.sub("<link>", comparable_text(text))
 
 
 def _attachments(tweet: dict[str, Any], media: dict[str, dict[str, Any]]) -> tuple[Attachment, ...]:
@@ -445,11 +456,11 @@ class TwitterConnector:
         return f"{smaller}-{larger}"
 
     def _find_direct_message(
-        self, *, text: str, target: ReplyTarget, not_before: datetime
+        self, *, text: str, target: ReplyTarget, not_before: datetime, skip_ids: Collection[str]
     ) -> SentReply | None:
         conversation_id = self._dm_conversation_id(target)
-        wanted_text = unicodedata.normalize("NFC", text)
-        oldest_wanted = not_before - timedelta(minutes=1)
+        wanted = comparable_text(text)
+        oldest_wanted = not_before - CLOCK_SKEW
         pages = self._pages(
             self.client.get_direct_message_events,
             dm_event_fields=DM_EVENT_FIELDS,
@@ -461,9 +472,13 @@ class TwitterConnector:
             events = page.get("data") or []
             for event in events:
                 if (
-                    str(event.get("sender_id")) == self.channel.account_id
+                    str(event.get("id")) not in skip_ids
+                    and str(event.get("sender_id")) == self.channel.account_id
                     and str(event.get("dm_conversation_id")) == conversation_id
-                    and unicodedata.normalize("NFC", str(event.get("text", ""))) == wanted_text
+                    # An identical message of ours from before this reply was written (on
+                    # the last page read) is another reply, not this one.
+                    and not _created_before(event, oldest_wanted)
+                    and comparable_text(str(event.get("text", ""))) == wanted
                 ):
                     return SentReply(
                         external_id=str(event["id"]),
@@ -475,14 +490,22 @@ class TwitterConnector:
         return None
 
     def find_reply(
-        self, *, text: str, target: ReplyTarget, not_before: datetime
+        self,
+        *,
+        text: str,
+        target: ReplyTarget,
+        not_before: datetime,
+        skip_ids: Collection[str] = (),
     ) -> SentReply | None:
         if target.private:
-            return self._find_direct_message(text=text, target=target, not_before=not_before)
+            return self._find_direct_message(
+                text=text, target=target, not_before=not_before, skip_ids=skip_ids
+            )
+        wanted = _comparable_tweet_text(text)
         pages = self._pages(
             self.client.get_users_tweets,
             self.channel.account_id,
-            start_time=not_before - timedelta(minutes=1),
+            start_time=not_before - CLOCK_SKEW,
             tweet_fields=["created_at", "referenced_tweets"],
         )
         for page in pages:
@@ -493,8 +516,9 @@ class TwitterConnector:
                     if reference.get("type") == "replied_to"
                 }
                 if (
-                    target.in_reply_to_external_id in replied_to
-                    and html.unescape(str(tweet.get("text", ""))) == text
+                    str(tweet.get("id")) not in skip_ids
+                    and target.in_reply_to_external_id in replied_to
+                    and _comparable_tweet_text(html.unescape(str(tweet.get("text", "")))) == wanted
                 ):
                     return SentReply(external_id=str(tweet["id"]), raw=tweet)
         return None

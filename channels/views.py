@@ -54,11 +54,11 @@ def facebook_webhook(request: HttpRequest, channel_name: str) -> HttpResponse:
             return HttpResponse(status=403)
         return HttpResponse(challenge, content_type="text/plain")
 
-    if _content_length(request) > WEBHOOK_MAX_BYTES:
+    # The raw bytes: the signature covers them exactly, not any re-serialisation of them.
+    body = _body_within_cap(request)
+    if body is None:
         logger.warning("webhook body too large", extra={"channel": channel.name})
         return HttpResponse(status=413)
-    # The raw bytes: the signature covers them exactly, not any re-serialisation of them.
-    body = request.body
     if not signature_is_valid(
         app_secret=credentials.get("app_secret", ""),
         body=body,
@@ -72,6 +72,11 @@ def facebook_webhook(request: HttpRequest, channel_name: str) -> HttpResponse:
         # Nothing was stored (one transaction); Meta delivers again on a non-2xx answer.
         logger.exception("webhook not stored", extra={"channel": channel.name})
         return HttpResponse(status=503)
+    if outcome.stale:
+        # Only a captured delivery sent again looks like this (Meta stops retrying after 36
+        # hours, the window is at least 48): refused, so it shows as a failure wherever it
+        # came from, and Meta, if it were Meta, would not retry past 36 hours anyway.
+        return HttpResponse(status=403)
     logger.info(
         "webhook received",
         extra={
@@ -83,8 +88,22 @@ def facebook_webhook(request: HttpRequest, channel_name: str) -> HttpResponse:
     return HttpResponse("EVENT_RECEIVED", content_type="text/plain")
 
 
-def _content_length(request: HttpRequest) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
+def _body_within_cap(request: HttpRequest) -> bytes | None:
+    """The raw body, or None when it is over WEBHOOK_MAX_BYTES. A declared Content-Length
+    over the cap is refused before reading; a body without one (chunked) is read up to one
+    byte past the cap and no further, so a huge body never sits in memory."""
+    declared = request.META.get("CONTENT_LENGTH")
+    if declared:
+        try:
+            length = int(declared)
+        except ValueError:
+            return None
+        if length > WEBHOOK_MAX_BYTES:
+            return None
+        body = request.read(WEBHOOK_MAX_BYTES + 1)
+    else:
+        # Django reads nothing without a Content-Length; the server (gunicorn) has decoded
+        # the chunks in wsgi.input.
+        stream = request.META.get("wsgi.input")
+        body = stream.read(WEBHOOK_MAX_BYTES + 1) if stream is not None else b""
+    return body if len(body) <= WEBHOOK_MAX_BYTES else None

@@ -12,9 +12,16 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from channels.base import Attachment
+from channels.base import Attachment, PlatformAuthor
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+# The sizes of Contact's columns (inbox/models; tests/hostile/test_safe_text.py checks them).
+# A platform, or any remote Mastodon server, may send a name of any length: cut, not
+# refused, since one over-long name must not make a channel's whole poll fail.
+USERNAME_LENGTH = 100
+DISPLAY_NAME_LENGTH = 200
+AVATAR_URL_LENGTH = 500
 
 
 def storable_text(text: str) -> str:
@@ -24,6 +31,17 @@ def storable_text(text: str) -> str:
 def safe_url(url: str) -> str:
     """The URL if it is http(s), else "": a platform must not make us link to javascript:."""
     return url if urlsplit(url).scheme in {"http", "https"} else ""
+
+
+def storable_author(author: PlatformAuthor) -> dict[str, str]:
+    """A contact's username, display name and avatar as we can store and show them: text
+    cleaned and cut to the column, the avatar only when it is an http(s) URL that fits."""
+    avatar_url = safe_url(author.avatar_url)
+    return {
+        "username": storable_text(author.username)[:USERNAME_LENGTH],
+        "display_name": storable_text(author.display_name)[:DISPLAY_NAME_LENGTH],
+        "avatar_url": avatar_url if len(avatar_url) <= AVATAR_URL_LENGTH else "",
+    }
 
 
 def storable_attachments(attachments: Iterable[Attachment]) -> list[dict[str, str]]:

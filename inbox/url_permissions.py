@@ -49,8 +49,12 @@ PUBLIC: dict[str, str] = {
     "logout": "Logging out (POST); ends whatever session there is.",
     "set_language": "Choosing the language, also on the login page.",
     "healthz": (
-        "For the load balancer and monitoring, without an account; says only whether the "
-        "database and Redis answer."
+        "Liveness probe for the orchestrator, without an account; says only that the "
+        "process answers."
+    ),
+    "readyz": (
+        "Readiness probe for the orchestrator and load balancer, without an account; says "
+        "only which of database, migrations and Redis is not ready."
     ),
     "facebook_webhook": (
         "Called by Meta, which cannot log in: the signature over the body with the app "

@@ -1,16 +1,25 @@
 """Webcare settings, read from environment variables.
 
-Every value has a safe development default; production (DEBUG off) refuses to start
-without a real SECRET_KEY. Secrets can also be read from files (`SECRET_KEY_FILE`, …),
-which is how Docker and Kubernetes secrets are mounted.
+Development (DEBUG=1) works over plain http with a built-in secret key. With DEBUG off the
+defaults are production's: TLS at a reverse proxy, secure cookies, HSTS, and a refusal to
+start without a strong SECRET_KEY (docs/operations.md; README, "Configuration").
+`WEBCARE_ENV=production` (set by the Dockerfile) also refuses DEBUG=1. Every value can be
+read from a file instead (`SECRET_KEY_FILE`, …), which is how Docker and Kubernetes mount
+secrets.
 """
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
 from celery.schedules import crontab
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,15 +29,26 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
-    """A string from NAME, or from the file named by NAME_FILE (for mounted secrets)."""
+    """A string from NAME, or from the file named by NAME_FILE (for mounted secrets).
+
+    The file's surrounding whitespace is dropped: `echo secret > file` ends in a newline
+    that is no part of the secret. Both set is refused rather than one silently winning."""
     file_path = os.environ.get(f"{name}_FILE")
+    if file_path is not None and name in os.environ:
+        raise ImproperlyConfigured(f"Both {name} and {name}_FILE are set; set only one of them.")
     if file_path:
         try:
-            return Path(file_path).read_text().strip()
-        except OSError as error:
+            return Path(file_path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            # The error names the path, never the content.
             raise ImproperlyConfigured(
-                f"{name}_FILE={file_path!r} cannot be read: {error}"
+                f"{name}_FILE={file_path!r} cannot be read: {error.__class__.__name__}: "
+                f"{getattr(error, 'strerror', None) or error}"
             ) from error
+    if file_path is not None:
+        raise ImproperlyConfigured(
+            f"{name}_FILE is set but empty; name the file to read {name} from."
+        )
     return os.environ.get(name, default)
 
 
@@ -64,15 +84,65 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+# What kind of process this is (docs/operations.md, "Production mode"):
+# - development: a developer's machine or a test run; DEBUG may be on;
+# - production: set by the Dockerfile; DEBUG=1 is refused, whatever else is set;
+# - build: settings loaded only to build the image (collectstatic); a throwaway random
+#   SECRET_KEY, and webcare/wsgi.py refuses to serve with it.
+WEBCARE_ENV = env_str("WEBCARE_ENV", "development") or "development"
+if WEBCARE_ENV not in {"development", "production", "build"}:
+    raise ImproperlyConfigured(
+        f"WEBCARE_ENV={WEBCARE_ENV!r}; use 'production' (the Docker image's default), "
+        "'development' or 'build'"
+    )
+
 DEBUG = env_bool("DEBUG", default=False)
+if DEBUG and WEBCARE_ENV != "development":
+    # Debug pages show settings, code and data to whoever triggers an error.
+    raise ImproperlyConfigured(
+        f"DEBUG=1 is refused with WEBCARE_ENV={WEBCARE_ENV}: remove DEBUG (or set DEBUG=0). "
+        "To debug a copy of production on your own machine, also set WEBCARE_ENV=development."
+    )
 
 _DEVELOPMENT_SECRET_KEY = "webcare-development-only-secret-key-never-use-in-production"  # noqa: S105
-SECRET_KEY = env_str("SECRET_KEY") or (_DEVELOPMENT_SECRET_KEY if DEBUG else None)
-if not SECRET_KEY or (not DEBUG and SECRET_KEY == _DEVELOPMENT_SECRET_KEY):
-    raise ImproperlyConfigured(
-        "SECRET_KEY must be set to a long random value when DEBUG is off "
-        "(set DEBUG=1 only on a development machine)."
-    )
+# Keys that were ever published in this repository: anyone could sign sessions with them.
+_PUBLISHED_SECRET_KEYS = {_DEVELOPMENT_SECRET_KEY, "build-only-not-a-secret"}
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why `key` cannot be production's SECRET_KEY, or None when it can. The length and
+    variety rule is Django's own (check security.W009), so `check --deploy` agrees."""
+    if key in _PUBLISHED_SECRET_KEYS:
+        return "it is a key published in Webcare's source code"
+    if key.startswith(SECRET_KEY_INSECURE_PREFIX):
+        return f"it starts with {SECRET_KEY_INSECURE_PREFIX!r} (made by startproject)"
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"it has {len(key)} characters, fewer than {SECRET_KEY_MIN_LENGTH}"
+    if len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS:
+        return f"it has fewer than {SECRET_KEY_MIN_UNIQUE_CHARACTERS} different characters"
+    return None
+
+
+_HOW_TO_SET_THE_KEY = (
+    "Set SECRET_KEY (or SECRET_KEY_FILE) to a long random value, e.g. the output of "
+    "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`; "
+    "DEBUG=1 (development only) uses a built-in key."
+)
+if WEBCARE_ENV == "build":
+    # Nothing made during the build may depend on a known key, and nothing that runs
+    # later can reuse this one: it exists only in this process.
+    SECRET_KEY = secrets.token_urlsafe(50)
+else:
+    SECRET_KEY = env_str("SECRET_KEY") or (_DEVELOPMENT_SECRET_KEY if DEBUG else "")
+    if not SECRET_KEY:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY must be set when DEBUG is off. {_HOW_TO_SET_THE_KEY}"
+        )
+    _weakness = None if DEBUG else secret_key_weakness(SECRET_KEY)
+    if _weakness:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is refused because {_weakness}. {_HOW_TO_SET_THE_KEY}"
+        )
 
 # Channel credentials are encrypted at rest with these Fernet keys (comma-separated: the
 # first encrypts, all decrypt, so keys can be rotated). Derived from SECRET_KEY if unset.
@@ -148,6 +218,11 @@ DATABASES: dict[str, Any] = {
         conn_health_checks=True,
     )
 }
+# libpq waits for an unreachable server as long as TCP does (minutes): a request, or the
+# /readyz probe, should fail within seconds instead.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+    "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
+)
 
 REDIS_URL = env_str("REDIS_URL") or ""
 if not REDIS_URL:
@@ -197,14 +272,39 @@ STORAGES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Transport and browser security (docs/operations.md, "TLS and security headers") ----
+# Production defaults assume TLS ends at a reverse proxy (ingress, load balancer) that sets
+# X-Forwarded-Proto and overwrites whatever the client sent in it. Each can be relaxed, for
+# example to try the image over plain http on a laptop (README, "Production settings").
+if env_bool("BEHIND_TLS_PROXY", default=not DEBUG):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Orchestrators probe the pods over plain http inside the cluster, past the proxy: those
+# two answer there instead of redirecting to an https address the probe cannot follow.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# HSTS: browsers that once saw Webcare over https refuse plain http for it for a year.
+# includeSubDomains covers only subdomains of the host that serves Webcare (for
+# webcare.demodorp.nl: *.webcare.demodorp.nl), never demodorp.nl's other sites. `preload`
+# only consents to the browsers' preload list; a name lands there only when its owner
+# submits the registrable domain (demodorp.nl) at hstspreload.org, which Webcare never does.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 60 * 60)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# No script reads a cookie: htmx, the browsable API and Swagger UI take the CSRF token from
+# the page. Lax, not Strict: the identity provider's redirect back to /oidc/callback/ is a
+# cross-site navigation that must carry the session holding the login's state.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 60 * 60, minimum=300)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("BEHIND_TLS_PROXY", default=False):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Celery -----------------------------------------------------------------------------
 # Tasks take ids and re-read their rows; acks_late + reject_on_worker_lost give a task
@@ -240,7 +340,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inbox.retention_apply",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Forgets webhook body digests and erased-message digests past their windows.
+    "channels.forget_replay_memory": {
+        "task": "channels.forget_replay_memory",
+        "schedule": crontab(hour=4, minute=15),
+    },
 }
+# Task modules autodiscovery does not find (it imports only each app's tasks.py).
+CELERY_IMPORTS = ("channels.webhook_tasks",)
 
 # --- Webcare ------------------------------------------------------------------------------
 # How far back the first poll of a new channel looks, unless the channel says otherwise.
@@ -257,9 +364,7 @@ WEBCARE_WEBHOOK_REPLAY_WINDOW_SECONDS = env_int(
 )
 # How long the keyed digests of erased platform messages are kept, so that no poll, channel
 # history window or webhook imports an erased message again.
-WEBCARE_ERASED_MESSAGE_MEMORY_DAYS = env_int(
-    "WEBCARE_ERASED_MESSAGE_MEMORY_DAYS", 400, minimum=30
-)
+WEBCARE_ERASED_MESSAGE_MEMORY_DAYS = env_int("WEBCARE_ERASED_MESSAGE_MEMORY_DAYS", 400, minimum=30)
 # Filled in for `{{ gemeente }}` in canned responses (inbox/canned.py).
 WEBCARE_MUNICIPALITY_NAME = (
     env_str("WEBCARE_MUNICIPALITY_NAME", "Gemeente Demodorp") or "Gemeente Demodorp"
@@ -429,6 +534,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ChannelKindEnum": "channels.models.Channel.Kind",
         "AuthorKindEnum": ["citizen", "agent", "municipality"],
+        # Archive exports also have a `status`: without a name each, the schema would call
+        # this one StatusD77Enum (and `check --deploy` warns, drf_spectacular.W001).
+        "ConversationStatusEnum": "inbox.models.Conversation.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -3,10 +3,12 @@ from django.urls import include, path
 
 from channels.views import facebook_webhook
 from webcare import login, oidc
-from webcare.views import healthz
+from webcare.views import healthz, readyz
 
 urlpatterns = [
+    # Liveness and readiness probes (webcare/views.py); exempt from the https redirect.
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     # Password login (throttled) and single sign-on (docs/architecture.md, "Logging in").
     path("login/", login.LoginView.as_view(), name="login"),
     path("logout/", login.LogoutView.as_view(), name="logout"),

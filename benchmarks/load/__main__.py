@@ -1,3 +1,7 @@
-"""`python -m benchmarks.load`: see benchmarks/load/__init__.py."""
+"""`python -m benchmarks.load`: see benchmarks/load/runner.py."""
 
-raise SystemExit("The load test is not written yet.")
+import sys
+
+from benchmarks.load.runner import main
+
+sys.exit(main())

@@ -8,10 +8,12 @@ so they ask the sandbox to.
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -96,6 +98,21 @@ class Fault:
         described["count"] = described.pop("remaining")
         return described
 
+    @property
+    def kind(self) -> str:
+        """What kind of misbehaviour this is, as the injection counters name it."""
+        if self.spoil is not None:
+            return self.spoil
+        if self.after_processing and self.status is not None:
+            return "lost_answer"
+        if self.status == HTTPStatus.TOO_MANY_REQUESTS:
+            return "rate_limit"
+        if self.status is not None and self.status >= 500:
+            return "server_error"
+        if self.status is not None:
+            return f"status_{self.status}"
+        return "slow"
+
 
 def _items(payload: Any) -> list[Any] | None:
     """The list of items of a platform answer: X's and Graph's `data`, Mastodon's body."""
@@ -136,28 +153,188 @@ def _strip_item(response: ApiResponse) -> ApiResponse:
     return _with_items(response, strip)
 
 
-# How a `spoil` fault spoils a successful answer, by name.
+def _reorder(response: ApiResponse) -> ApiResponse:
+    # A page whose items come in another order than the documented newest first (a
+    # platform merging shards): a connector must not take "the first item" as the newest.
+    return _with_items(response, lambda items: items.reverse())
+
+
+def _overlap(response: ApiResponse) -> ApiResponse:
+    # Needs the previous page of the same endpoint: the injector applies it (_overlapped).
+    return response
+
+
+# How a `spoil` fault spoils a successful answer, by name. `overlap` (a page that starts
+# before the previous page ended, repeating its last items) needs the previous page, which
+# only the injector knows: it is applied there.
 SPOILERS: Final[dict[str, Callable[[ApiResponse], ApiResponse]]] = {
     "truncate": _truncate,
     "duplicate_item": _duplicate_item,
     "strip_item": _strip_item,
+    "reorder": _reorder,
+    "overlap": _overlap,
 }
+
+# Spoilers that only change a list of items; on an answer without one they do nothing, so
+# random chaos draws them only for GET requests.
+LIST_SPOILERS: Final = frozenset({"duplicate_item", "strip_item", "reorder", "overlap"})
+
+# How many of the previous page's last items an overlapping page repeats.
+OVERLAP_ITEMS: Final = 2
+
+
+def _overlapped(response: ApiResponse, previous: Mapping[str, Any] | list[Any]) -> ApiResponse:
+    """The answer with the previous page's last items in front of its own, as when a
+    timeline moved between two page requests. X's expansions (`includes`) come along, so
+    the repeated items stay readable."""
+    payload = json.loads(response.body)
+    items = _items(payload)
+    previous_items = _items(previous)
+    if items is None or not previous_items:
+        return response
+    items[:0] = previous_items[-OVERLAP_ITEMS:]
+    if isinstance(payload, dict) and isinstance(previous, Mapping):
+        previous_includes = previous.get("includes")
+        if isinstance(previous_includes, dict):
+            includes = payload.setdefault("includes", {})
+            for name, extra in previous_includes.items():
+                if isinstance(extra, list) and isinstance(includes.get(name, []), list):
+                    includes[name] = [*includes.get(name, []), *extra]
+    response.body = json.dumps(payload).encode("utf-8")
+    return response
+
+
+# The kinds random chaos can inject, in the fixed order a draw walks them (so that one seed
+# always means the same faults for the same sequence of requests).
+CHAOS_KINDS: Final = (
+    "rate_limit",
+    "server_error",
+    "slow",
+    "lost_answer",
+    "truncate",
+    "duplicate_item",
+    "strip_item",
+    "reorder",
+    "overlap",
+)
+# Every platform API the sandbox speaks: X (/2/), Mastodon (/api/), Graph (/v25.0/).
+DEFAULT_CHAOS_PATH_PREFIXES: Final = ("/2/", "/api/", "/v")
+
+
+@dataclass
+class Chaos:
+    """Random faults: each API request matching a path prefix (and method, when given)
+    draws one number from a generator seeded with `seed`; it falls in the band of at most
+    one kind (`probabilities`, summing to at most 1) or in none. The same seed and the same
+    sequence of requests give the same faults."""
+
+    seed: int
+    probabilities: dict[str, float]
+    path_prefixes: tuple[str, ...] = DEFAULT_CHAOS_PATH_PREFIXES
+    methods: tuple[str, ...] | None = None
+    delay_seconds: float = 2.0
+    _random: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.probabilities) - set(CHAOS_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; use {list(CHAOS_KINDS)}")
+        if any(not 0 <= chance <= 1 for chance in self.probabilities.values()):
+            raise ValueError("each probability must be between 0 and 1")
+        if sum(self.probabilities.values()) > 1:
+            raise ValueError("the probabilities must add up to at most 1")
+        if not self.path_prefixes or any(not p.startswith("/") for p in self.path_prefixes):
+            raise ValueError("path_prefixes must be paths starting with '/'")
+        if not 0 < self.delay_seconds <= MAX_FAULT_DELAY_SECONDS:
+            raise ValueError(f"delay_seconds must be above 0 and at most {MAX_FAULT_DELAY_SECONDS}")
+        if self.methods is not None:
+            self.methods = tuple(method.upper() for method in self.methods)
+        self._random = random.Random(self.seed)  # noqa: S311 - faults, not secrets
+
+    def draw(self, method: str, path: str) -> Fault | None:
+        """The fault this request gets, if any. Not thread-safe: the injector locks."""
+        if not path.startswith(self.path_prefixes):
+            return None
+        if self.methods is not None and method not in self.methods:
+            return None
+        roll = self._random.random()
+        for kind in CHAOS_KINDS:
+            chance = self.probabilities.get(kind, 0.0)
+            if roll < chance:
+                return self._fault(kind, method, path)
+            roll -= chance
+        return None
+
+    def _fault(self, kind: str, method: str, path: str) -> Fault | None:
+        if kind in LIST_SPOILERS and method != "GET":
+            return None
+        if kind == "rate_limit":
+            return Fault(path, HTTPStatus.TOO_MANY_REQUESTS)
+        if kind == "server_error":
+            return Fault(path, HTTPStatus.SERVICE_UNAVAILABLE)
+        if kind == "slow":
+            return Fault(path, None, delay_seconds=self.delay_seconds)
+        if kind == "lost_answer":
+            return Fault(path, HTTPStatus.BAD_GATEWAY, after_processing=True)
+        # A spoilt answer: the platform did its work, the body comes back wrong.
+        return Fault(path, None, spoil=kind, after_processing=True)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "probabilities": dict(self.probabilities),
+            "path_prefixes": list(self.path_prefixes),
+            "methods": list(self.methods) if self.methods is not None else None,
+            "delay_seconds": self.delay_seconds,
+        }
 
 
 class FaultInjector:
-    """The queue of staged faults; the first matching one wins and is used up."""
+    """The queue of staged faults; the first matching one wins and is used up. When none
+    matches, random chaos (if switched on) may inject one. Counts every injected fault by
+    kind, and keeps each endpoint's last page of items for `overlap`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
+        self._chaos: Chaos | None = None
+        self._injected: Counter[str] = Counter()
+        self._last_page: dict[str, Any] = {}
 
     def add(self, fault: Fault) -> None:
         with self._lock:
             self._faults.append(fault)
 
     def clear(self) -> None:
+        """Forget the staged faults (random chaos and the counters stay)."""
         with self._lock:
             self._faults.clear()
+
+    def reset(self) -> None:
+        """Forget the staged faults, random chaos, the counters and the remembered pages."""
+        with self._lock:
+            self._faults.clear()
+            self._chaos = None
+            self._injected.clear()
+            self._last_page.clear()
+
+    def start_chaos(self, chaos: Chaos) -> None:
+        with self._lock:
+            self._chaos = chaos
+
+    def stop_chaos(self) -> None:
+        """No more random faults; the counters stay readable."""
+        with self._lock:
+            self._chaos = None
+
+    def chaos_state(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "enabled": self._chaos is not None,
+                **(self._chaos.describe() if self._chaos is not None else {}),
+                "injected": dict(sorted(self._injected.items())),
+                "staged": len(self._faults),
+            }
 
     def take(self, method: str, path: str) -> Fault | None:
         with self._lock:
@@ -166,8 +343,31 @@ class FaultInjector:
                     fault.remaining -= 1
                     if fault.remaining == 0:
                         self._faults.remove(fault)
+                    self._injected[fault.kind] += 1
                     return fault
-        return None
+            drawn = self._chaos.draw(method, path) if self._chaos is not None else None
+            if drawn is not None:
+                self._injected[drawn.kind] += 1
+            return drawn
+
+    def _spoil(self, fault: Fault, path: str, response: ApiResponse) -> ApiResponse:
+        if fault.spoil == "overlap":
+            with self._lock:
+                previous = self._last_page.get(path)
+            return _overlapped(response, previous) if previous is not None else response
+        return SPOILERS[str(fault.spoil)](response)
+
+    def _remember_page(self, method: str, path: str, response: ApiResponse) -> None:
+        """Keep the last good page of items per endpoint, for a later `overlap`."""
+        if method != "GET" or response.status >= 400:
+            return
+        try:
+            payload = json.loads(response.body)
+        except ValueError:
+            return
+        if _items(payload):
+            with self._lock:
+                self._last_page[path] = payload
 
     def active(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -195,8 +395,10 @@ class FaultInjector:
                 return fault_answer(fault, fault.status)
         response = answer()
         if fault is not None and fault.spoil is not None and response.status < 400:
-            response = SPOILERS[fault.spoil](response)
+            response = self._spoil(fault, path, response)
             response.headers["x-sandbox-fault"] = "injected"
+        elif fault is None:
+            self._remember_page(method, path, response)
         if fault is not None and fault.after_processing:
             time.sleep(fault.delay_seconds)
             if fault.status is not None:

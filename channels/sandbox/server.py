@@ -25,8 +25,19 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
-from channels.sandbox.accounts import DEMO_CREDENTIALS, DEMO_USERNAME, MASTODON_DOMAIN
-from channels.sandbox.faults import Fault, FaultInjector, RateLimiter
+from channels.sandbox.accounts import (
+    DEMO_ACCOUNT_ID,
+    DEMO_CREDENTIALS,
+    DEMO_USERNAME,
+    MASTODON_DOMAIN,
+)
+from channels.sandbox.faults import (
+    DEFAULT_CHAOS_PATH_PREFIXES,
+    Chaos,
+    Fault,
+    FaultInjector,
+    RateLimiter,
+)
 from channels.sandbox.generator import MessageGenerator
 from channels.sandbox.graph_api import (
     FACEBOOK_PAGE_ID,
@@ -282,7 +293,7 @@ class SandboxServer:
         spoil: str | None = None,
     ) -> None:
         """Make the next ``count`` matching API requests fail, answer late, or answer with a
-        spoilt body ("truncate", "duplicate_item", "strip_item")."""
+        spoilt body ("truncate", "duplicate_item", "strip_item", "reorder", "overlap")."""
         self._faults.add(
             Fault(
                 path_prefix,
@@ -298,11 +309,42 @@ class SandboxServer:
     def clear_faults(self) -> None:
         self._faults.clear()
 
+    def start_chaos(
+        self,
+        seed: int,
+        probabilities: Mapping[str, float],
+        path_prefixes: tuple[str, ...] | list[str] = DEFAULT_CHAOS_PATH_PREFIXES,
+        methods: tuple[str, ...] | list[str] | None = None,
+        delay_seconds: float = 2.0,
+    ) -> dict[str, Any]:
+        """Inject faults at random from now on: each matching API request gets the kind
+        whose probability band a seeded draw falls in, or none (faults.Chaos)."""
+        self._faults.start_chaos(
+            Chaos(
+                seed=int(seed),
+                probabilities={str(kind): float(p) for kind, p in probabilities.items()},
+                path_prefixes=tuple(path_prefixes),
+                methods=tuple(methods) if methods is not None else None,
+                delay_seconds=float(delay_seconds),
+            )
+        )
+        return self.chaos_state()
+
+    def stop_chaos(self) -> dict[str, Any]:
+        """No more random faults; what was injected stays counted."""
+        self._faults.stop_chaos()
+        return self.chaos_state()
+
+    def chaos_state(self) -> dict[str, Any]:
+        """Whether random chaos is on, its settings, and every fault injected so far (staged
+        or random) counted by kind."""
+        return self._faults.chaos_state()
+
     def reset(self) -> None:
         """Forget all tweets, DMs, Mastodon statuses, faults and rate-limit usage (ids keep
         increasing)."""
         self._store.reset()
-        self._faults.clear()
+        self._faults.reset()
         self._rate_limiter.reset()
         self._mastodon.rate_limiter.reset()
         self._graph.usage.reset()
@@ -486,6 +528,74 @@ class SandboxServer:
     def facebook_replies(self) -> list[dict[str, Any]]:
         """Every reply of the page on Facebook: comments, then Messenger messages."""
         return self.facebook_comment_replies() + self.facebook_message_replies()
+
+    # ------------------------------------------------------------------ every platform
+
+    def citizen_messages(self) -> list[dict[str, str]]:
+        """Everything citizens published on every platform, as `{"platform", "kind", "id",
+        "text"}` with the id a connector stores as the message's external id: the ground
+        truth a test compares the inbox with."""
+        own_mastodon = self._mastodon_store.own_account_id
+        published = [
+            {"platform": "x", "kind": "mention", "id": tweet["id"], "text": tweet["text"]}
+            for tweet in self.mentions()
+        ]
+        published += [
+            {"platform": "x", "kind": "dm", "id": event["id"], "text": event["text"]}
+            for event in self.direct_messages()
+            if event["sender_id"] != DEMO_ACCOUNT_ID
+        ]
+        published += [
+            {
+                "platform": "mastodon",
+                "kind": status["visibility"],
+                "id": status["id"],
+                "text": status["text"],
+            }
+            for status in self._mastodon_store.statuses()
+            if status["account_id"] != own_mastodon
+        ]
+        published += [
+            {"platform": "facebook", "kind": "comment", "id": c["id"], "text": c["message"]}
+            for c in self._facebook_store.comments()
+            if "_raw" not in c and c.get("author_id") != FACEBOOK_PAGE_ID
+        ]
+        published += [
+            {"platform": "facebook", "kind": "message", "id": m["id"], "text": m["text"]}
+            for m in self._facebook_store.messages()
+            if not m["from_page"]
+        ]
+        return published
+
+    def received_replies(self) -> list[dict[str, str]]:
+        """Every reply the municipality's accounts posted, on every platform, as
+        `{"platform", "kind", "id", "text"}`, oldest first per kind."""
+        received = [
+            {"platform": "x", "kind": "tweet", "id": tweet["id"], "text": tweet["text"]}
+            for tweet in self.replies()
+        ]
+        received += [
+            {"platform": "x", "kind": "dm", "id": event["id"], "text": event["text"]}
+            for event in self.direct_replies()
+        ]
+        received += [
+            {
+                "platform": "mastodon",
+                "kind": status["visibility"],
+                "id": status["id"],
+                "text": status["content"],
+            }
+            for status in self.mastodon_replies()
+        ]
+        received += [
+            {"platform": "facebook", "kind": "comment", "id": c["id"], "text": c["message"]}
+            for c in self.facebook_comment_replies()
+        ]
+        received += [
+            {"platform": "facebook", "kind": "message", "id": m["id"], "text": m["message"]}
+            for m in self.facebook_message_replies()
+        ]
+        return received
 
     def _generate_facebook(self, created_at: datetime | None = None, private: bool = False) -> str:
         with self._store.transaction():
@@ -727,6 +837,9 @@ class SandboxServer:
             ),
             ("POST", "/_sandbox/faults"): lambda: self._control_add_fault(body),
             ("DELETE", "/_sandbox/faults"): self._control_clear_faults,
+            ("GET", "/_sandbox/chaos"): lambda: json_response(200, self.chaos_state()),
+            ("POST", "/_sandbox/chaos"): lambda: self._control_start_chaos(body),
+            ("DELETE", "/_sandbox/chaos"): lambda: json_response(200, self.stop_chaos()),
             ("POST", "/_sandbox/mentions"): lambda: self._control_add_mention(body),
             ("POST", "/_sandbox/direct_messages"): lambda: self._control_add_direct_message(body),
             ("POST", "/_sandbox/generate"): lambda: self._control_generate(body),
@@ -771,6 +884,33 @@ class SandboxServer:
         except (TypeError, ValueError) as error:
             raise ControlRequestError(str(error)) from None
         return json_response(201, {"faults": self._faults.active()})
+
+    def _control_start_chaos(self, body: bytes) -> ApiResponse:
+        request = _json_object(body)
+        probabilities = request.get("probabilities")
+        if not isinstance(probabilities, dict) or not probabilities:
+            raise ControlRequestError(
+                "'probabilities' must be an object of fault kind to probability."
+            )
+        prefixes = request.get("path_prefixes", list(DEFAULT_CHAOS_PATH_PREFIXES))
+        methods = request.get("methods")
+        if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):
+            raise ControlRequestError("'path_prefixes' must be a list of paths.")
+        if methods is not None and (
+            not isinstance(methods, list) or not all(isinstance(m, str) for m in methods)
+        ):
+            raise ControlRequestError("'methods' must be a list of HTTP methods or null.")
+        try:
+            state = self.start_chaos(
+                seed=int(request.get("seed", 1)),
+                probabilities=probabilities,
+                path_prefixes=prefixes,
+                methods=methods,
+                delay_seconds=float(request.get("delay_seconds", 2.0)),
+            )
+        except (TypeError, ValueError) as error:
+            raise ControlRequestError(str(error)) from None
+        return json_response(201, state)
 
     def _control_add_mention(self, body: bytes) -> ApiResponse:
         request = _json_object(body)

@@ -141,7 +141,13 @@ def x_escaped(text: str) -> str:
 
 
 def json_response(status: int, payload: Any) -> ApiResponse:
-    return ApiResponse(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+    try:
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (half an emoji) has no UTF-8 form; JSON carries it as a \ud83d
+        # escape, as the platforms do.
+        body = json.dumps(payload).encode("utf-8")
+    return ApiResponse(status, body)
 
 
 def problem(

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from inbox import services
 from inbox.api.permissions import IsAdministrator, staff_user
+from inbox.api.serializers import JsonBodySerializer
 from inbox.models import ArchiveExport
 from inbox.services import ServiceError
 from inbox.views.archive import archive_zip_response
@@ -62,7 +63,7 @@ class ArchiveExportSerializer(serializers.ModelSerializer):
         return reverse("api:archive_export_download", args=[export.pk])
 
 
-class ArchiveExportCreateSerializer(serializers.Serializer):
+class ArchiveExportCreateSerializer(JsonBodySerializer):
     date_from = serializers.DateField(help_text="First day, Europe/Amsterdam (YYYY-MM-DD).")
     date_to = serializers.DateField(
         help_text="Last day, included; a day that is over (before today)."

@@ -8,6 +8,8 @@ are whole seconds, percentages fractions 0..1, moments ISO 8601 in Europe/Amster
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Any
 
 from django.urls import URLPattern, path, reverse
@@ -150,6 +152,26 @@ def metrics_table_json(table: MetricsTable, query: MetricsQuery) -> dict[str, An
 
 
 def _query(request: Request) -> MetricsQuery:
+    # The page is lenient about a repeated or empty parameter; the API says so (400), as the
+    # schema promises.
+    for parameter in QUERY_PARAMETERS:
+        values = request.query_params.getlist(parameter.name)
+        if len(values) > 1 or values == [""]:
+            raise ValidationError(
+                {"non_field_errors": [_("Give each parameter once, with a value.")]}
+            )
+    # Checked whatever the range: a malformed value is a mistake even where it is not used.
+    for name in ("from", "to"):
+        if name in request.query_params:
+            value = request.query_params[name]
+            try:
+                if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+                    raise ValueError(value)
+                date.fromisoformat(value)
+            except ValueError as error:
+                raise ValidationError(
+                    {"non_field_errors": [_("Give both dates as YYYY-MM-DD.")]}
+                ) from error
     try:
         return metrics_query_from_params(request.query_params)
     except InvalidMetricsQuery as error:

@@ -3,7 +3,11 @@ arrive and change, and no page costs a COUNT (docs/architecture.md, "REST API").
 
 from __future__ import annotations
 
-from rest_framework.exceptions import NotFound
+import re
+from typing import Any
+
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
@@ -18,6 +22,37 @@ class IdCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request: Request) -> int:
+        # Strict, like every other parameter: "?page_size=lots" is a 400, not the default.
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values:
+            return self.page_size
+        if (
+            len(values) > 1
+            or not re.fullmatch(r"[0-9]{1,4}", values[0])
+            or not 1 <= int(values[0]) <= self.max_page_size
+        ):
+            raise ValidationError(
+                {
+                    self.page_size_query_param: [
+                        _("A whole number from 1 to %(maximum)d.") % {"maximum": self.max_page_size}
+                    ]
+                }
+            )
+        return int(values[0])
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                    "default": self.page_size,
+                }
+        return parameters
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         cursor = super().decode_cursor(request)

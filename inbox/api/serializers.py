@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from channels.models import Channel
+from inbox import formal_requests, personal_data
 from inbox.models import (
     AgentProfile,
     CannedResponse,
@@ -23,6 +24,7 @@ from inbox.models import (
     Tag,
     Team,
 )
+from inbox.selectors.channel_admin import last_error_masked
 from inbox.services.assignment import MAX_CAPACITY
 
 # Ids are PostgreSQL bigints: a larger number cannot name a row.
@@ -52,6 +54,53 @@ class PriorityField(serializers.ChoiceField):
 
     def to_internal_value(self, data: Any) -> int:  # type: ignore[override]
         return int(PRIORITY_BY_NAME[super().to_internal_value(data)])
+
+
+# The JSON type each kind of field takes. DRF coerces (5 for "5", "true" for true, 12 for
+# "12"); the schema promises one type, and a client sending another has a bug worth a 400.
+_JSON_TYPES: tuple[tuple[type[serializers.Field], type | tuple[type, ...], str], ...] = (
+    (serializers.BooleanField, bool, "boolean"),
+    (serializers.IntegerField, int, "integer"),
+    (serializers.DictField, dict, "object"),
+    (serializers.ListField, list, "array"),
+    (serializers.CharField, str, "string"),
+    (serializers.ChoiceField, str, "string"),
+    (serializers.DateTimeField, str, "string"),
+    (serializers.DateField, str, "string"),
+)
+
+
+def _json_type_error(field: serializers.Field, value: Any) -> str | None:
+    for field_class, python_type, name in _JSON_TYPES:
+        if isinstance(field, field_class):
+            is_bool = isinstance(value, bool)
+            if not isinstance(value, python_type) or (is_bool and python_type is not bool):
+                return str(_("Expected a JSON %(type)s.") % {"type": name})
+            child = getattr(field, "child", None)
+            if isinstance(value, dict) and child is not None:
+                for item in value.values():
+                    error = _json_type_error(child, item)
+                    if error:
+                        return error
+            return None
+    return None
+
+
+class JsonBodySerializer(serializers.Serializer):
+    """A request body's shape, with JSON types checked as the schema states them."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            errors = {
+                name: [error]
+                for name, field in self.fields.items()
+                if not field.read_only
+                and data.get(name) is not None
+                and (error := _json_type_error(field, data[name]))
+            }
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
 
 
 # --- output -------------------------------------------------------------------------------
@@ -108,6 +157,21 @@ class AuthorSerializer(serializers.Serializer):
 
 class MessageSerializer(serializers.ModelSerializer):
     author = serializers.SerializerMethodField()
+    # The guards' findings, stored at ingest (docs/architecture.md, "Guards on incoming
+    # messages"): kinds only, never the data found.
+    personal_data_kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(personal_data.KINDS)),
+        read_only=True,
+        help_text="For a citizen's public message: the kinds of personal data it seems to "
+        "contain (BSN, phone, e-mail …), so that a reply does not repeat them. Empty for "
+        "private messages and our own replies.",
+    )
+    formal_request_kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(formal_requests.KINDS)),
+        read_only=True,
+        help_text="For a citizen's message: the kinds of formal request (objection, "
+        "application, Woo request, complaint) it looks like; those have an official route.",
+    )
 
     class Meta:
         model = Message
@@ -126,6 +190,8 @@ class MessageSerializer(serializers.ModelSerializer):
             "approval_reason",
             "review_feedback",
             "reviewed_at",
+            "personal_data_kinds",
+            "formal_request_kinds",
         ]
         read_only_fields = fields
 
@@ -301,12 +367,21 @@ class TeamSerializer(serializers.ModelSerializer):
         return [membership.user_id for membership in team.memberships.all()]
 
 
-class PresenceSerializer(serializers.Serializer):
+class PresenceSerializer(JsonBodySerializer):
     presence = serializers.ChoiceField(choices=AgentProfile.Presence.choices)
     presence_changed_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
-class ChannelSerializer(serializers.ModelSerializer):
+class _MaskedLastErrorMixin(serializers.Serializer):
+    last_error = serializers.SerializerMethodField(
+        help_text="The last poll error, with tokens and secrets masked (••••••••)."
+    )
+
+    def get_last_error(self, channel: Channel) -> str:
+        return last_error_masked(channel)
+
+
+class ChannelSerializer(_MaskedLastErrorMixin, serializers.ModelSerializer):
     open_quarantine = serializers.IntegerField(
         read_only=True, help_text="Unreadable platform items waiting for an admin."
     )
@@ -336,7 +411,7 @@ class ChannelSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ChannelHealthSerializer(serializers.ModelSerializer):
+class ChannelHealthSerializer(_MaskedLastErrorMixin, serializers.ModelSerializer):
     open_quarantine = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -387,7 +462,7 @@ class ConversationFilterSerializer(serializers.Serializer):
     q = _text(200, required=False, help_text="Text in the messages, or the contact's name.")
 
 
-class ReplyCreateSerializer(serializers.Serializer):
+class ReplyCreateSerializer(JsonBodySerializer):
     text = _text(10_000)
     visibility = serializers.ChoiceField(choices=["public", "private"], default="public")
     seen_message_id = id_field(
@@ -418,19 +493,19 @@ class ReplyCreateSerializer(serializers.Serializer):
     )
 
 
-class ReplyApproveSerializer(serializers.Serializer):
+class ReplyApproveSerializer(JsonBodySerializer):
     text = _text(10_000, required=False, help_text="The reply edited by the team lead.")
 
 
-class ReplyRejectSerializer(serializers.Serializer):
+class ReplyRejectSerializer(JsonBodySerializer):
     feedback = _text(2000)
 
 
-class UserIdSerializer(serializers.Serializer):
+class UserIdSerializer(JsonBodySerializer):
     user_id = id_field()
 
 
-class TransferSerializer(serializers.Serializer):
+class TransferSerializer(JsonBodySerializer):
     user_id = id_field(required=False, allow_null=True)
     team_id = id_field(required=False, allow_null=True)
     note = _text(5000, required=False, allow_blank=True, default="")
@@ -441,27 +516,27 @@ class TransferSerializer(serializers.Serializer):
         return attrs
 
 
-class SnoozeSerializer(serializers.Serializer):
+class SnoozeSerializer(JsonBodySerializer):
     until = serializers.DateTimeField()
 
 
-class PrioritySerializer(serializers.Serializer):
+class PrioritySerializer(JsonBodySerializer):
     priority = PriorityField()
 
 
-class MergeSerializer(serializers.Serializer):
+class MergeSerializer(JsonBodySerializer):
     into_id = id_field(help_text="The conversation this one is merged into.")
 
 
-class NoteCreateSerializer(serializers.Serializer):
+class NoteCreateSerializer(JsonBodySerializer):
     text = _text(5000)
 
 
-class TagAddSerializer(serializers.Serializer):
+class TagAddSerializer(JsonBodySerializer):
     name = _text(50)
 
 
-class CannedResponseCreateSerializer(serializers.Serializer):
+class CannedResponseCreateSerializer(JsonBodySerializer):
     shortcut = serializers.SlugField(max_length=50)
     title = _text(100)
     text = _text(5000)
@@ -469,7 +544,7 @@ class CannedResponseCreateSerializer(serializers.Serializer):
     team_id = id_field(required=False, allow_null=True)
 
 
-class CannedResponseUpdateSerializer(serializers.Serializer):
+class CannedResponseUpdateSerializer(JsonBodySerializer):
     shortcut = serializers.SlugField(max_length=50, required=False)
     title = _text(100, required=False)
     text = _text(5000, required=False)
@@ -483,12 +558,12 @@ class CannedFilterSerializer(serializers.Serializer):
     )
 
 
-class AgentUpdateSerializer(serializers.Serializer):
+class AgentUpdateSerializer(JsonBodySerializer):
     capacity = serializers.IntegerField(min_value=0, max_value=MAX_CAPACITY, required=False)
     in_training = serializers.BooleanField(required=False)
 
 
-class ChannelCreateSerializer(serializers.Serializer):
+class ChannelCreateSerializer(JsonBodySerializer):
     kind = serializers.ChoiceField(choices=Channel.Kind.choices)
     name = serializers.SlugField(max_length=64)
     account_id = _text(64)

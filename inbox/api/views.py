@@ -29,6 +29,17 @@ def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
     return dict(serializer.validated_data)
 
 
+def _query_params(request: Request) -> dict[str, str]:
+    """The query parameters as the filter serializers should see them: each given once, and
+    an empty value kept (a QueryDict makes DRF skip `?status=` as if it were absent)."""
+    repeated = sorted(name for name, values in request.query_params.lists() if len(values) > 1)
+    if repeated:
+        raise ValidationError(
+            {name: [_("Give each parameter once, with a value.")] for name in repeated}
+        )
+    return request.query_params.dict()
+
+
 def _conversation(conversation_id: int, *, status_code: int = status.HTTP_200_OK) -> Response:
     conversation = selectors.conversation_summary(conversation_id)
     return Response(api.ConversationSerializer(conversation).data, status=status_code)
@@ -54,7 +65,7 @@ class ConversationList(generics.ListAPIView):
     serializer_class = api.ConversationSerializer
 
     def get_queryset(self) -> Any:
-        filters = _valid(api.ConversationFilterSerializer, self.request.query_params)
+        filters = _valid(api.ConversationFilterSerializer, _query_params(self.request))
         return selectors.conversations_filtered(
             user=staff_user(self.request),
             filters=selectors.ConversationFilters(
@@ -383,7 +394,7 @@ class CannedResponseList(generics.ListAPIView):
     serializer_class = api.CannedResponseSerializer
 
     def get_queryset(self) -> Any:
-        filters = _valid(api.CannedFilterSerializer, self.request.query_params)
+        filters = _valid(api.CannedFilterSerializer, _query_params(self.request))
         return selectors.canned_responses_listed(
             user=staff_user(self.request),
             role=staff_profile(self.request).role,

@@ -4,6 +4,7 @@ settings, and its credentials masked so that no page ever shows one back in full
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
@@ -73,20 +74,31 @@ def channel_credentials_masked(channel: Channel) -> MaskedCredentials:
     )
 
 
+# Secrets a platform or client library may put in an error text, whether or not we stored
+# them: query parameters of URLs (Graph's access_token, appsecret_proof) and bearer tokens.
+_SECRET_IN_ERROR = re.compile(
+    r"(?i)(?P<name>\b(?:access_token|appsecret_proof|app_secret|client_secret|secret|token|"
+    r"password|api_key|key|signature|oauth_[a-z_]+)=)(?P<value>[^&\s\"'#<>]+)"
+)
+_BEARER_IN_ERROR = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
+
+
 def last_error_masked(channel: Channel) -> str:
-    """The channel's last error with any stored credential masked: an error text comes from
-    a platform or a client library, and we do not trust it to leave tokens out."""
+    """The channel's last error with every stored credential masked, and any other secret in
+    a URL's query or an Authorization value: an error text comes from a platform or a
+    client library, and we do not trust it to leave tokens out."""
     text = channel.last_error
     if not text:
         return text
     try:
         stored = decrypt_credentials(channel.credentials_encrypted)
     except CredentialsError:
-        return text
+        stored = {}
     for value in sorted(stored.values(), key=len, reverse=True):
         if len(value) >= 4:
             text = text.replace(value, mask_secret(value))
-    return text
+    text = _SECRET_IN_ERROR.sub(lambda match: match["name"] + MASK, text)
+    return _BEARER_IN_ERROR.sub(lambda match: f"{match[1]} {MASK}", text)
 
 
 def _with_health() -> QuerySet[Channel]:

@@ -22,6 +22,7 @@ from inbox.selectors.approval import REASON_FLAGGED_PREFIX, REASON_IN_TRAINING, 
 from inbox.services.assignment import team_lead_or_denied
 from inbox.services.common import ServiceError, audit
 from inbox.services.replies import _enqueue_delivery, reply_check_length
+from inbox.text import storable_text
 
 __all__ = [
     "approval_reason_for",
@@ -164,7 +165,7 @@ def reply_reject(*, message_id: int, actor: User, feedback: str) -> Message:
 def flagged_word_add(*, actor: User, word: str) -> FlaggedWord:
     """Flag a word (or phrase): replies containing it wait for a team lead."""
     team_lead_or_denied(actor, _("Only team leads can manage flagged words."))
-    word = " ".join(word.split())
+    word = " ".join(storable_text(word).split())
     if not re.search(r"\w", word):
         raise ServiceError(_("Enter a word to flag."))
     if len(word) > FLAGGED_WORD_MAX_LENGTH:

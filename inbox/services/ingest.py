@@ -26,9 +26,10 @@ from inbox.personal_data import kinds_found
 from inbox.services.assignment import agent_is_available, enqueue_assignment
 from inbox.services.common import audit, metrics_mark_changed
 from inbox.services.lifecycle import care_cycle_start
+from inbox.services.privacy import erased_external_ids
 from inbox.services.replies import conversation_note_response, reply_record_delivery
 from inbox.services.routing import Router, conversation_record_route, router_load
-from inbox.text import storable_attachments, storable_json, storable_text
+from inbox.text import storable_attachments, storable_author, storable_json, storable_text
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +62,32 @@ def messages_ingest(
     and the poll's health alone (docs/architecture.md, "Webhooks"); `fetched.cursor` is
     then ignored.
     """
-    channel = Channel.objects.select_for_update().get(id=channel_id)
+    # NO KEY UPDATE: it serialises ingests of the channel like FOR UPDATE, but does not block
+    # rows that merely point at the channel (a reply, an erased message's digest, a webhook
+    # body's), so retention holding a conversation cannot deadlock with an ingest.
+    channel = Channel.objects.select_for_update(no_key=True).get(id=channel_id)
     external_ids = [message.external_id for message in fetched.messages]
     already_stored = set(
         Message.objects.filter(channel=channel, external_id__in=external_ids).values_list(
             "external_id", flat=True
         )
     )
+    # Erased by retention or at a citizen's request: never imported again, whether a poll
+    # re-reads it or a webhook is redelivered (docs/architecture.md, "Retention and
+    # anonymisation"). One query for the batch.
+    erased = erased_external_ids(
+        channel_id=channel.id,
+        external_ids=[
+            *external_ids,
+            *(rejected.external_id for rejected in fetched.rejected if rejected.external_id),
+        ],
+    )
+    if erased:
+        logger.info(
+            "erased platform messages not imported again",
+            extra={"channel": channel.name, "count": len(erased)},
+        )
+    already_stored |= erased
     contacts: dict[str, Contact] = {}
     conversations: dict[str, Conversation] = {}
     new_messages = new_conversations = echoes = 0
@@ -130,7 +150,11 @@ def messages_ingest(
 
     metrics_mark_changed(changed_conversation_ids)
 
-    quarantined_keys = {_quarantine_key(rejected): rejected for rejected in fetched.rejected}
+    quarantined_keys = {
+        _quarantine_key(rejected): rejected
+        for rejected in fetched.rejected
+        if rejected.external_id not in erased
+    }
     already_quarantined = set(
         QuarantinedItem.objects.filter(
             channel=channel, item_key__in=list(quarantined_keys)
@@ -191,24 +215,16 @@ def messages_ingest(
 
 def _contact_upsert(channel: Channel, platform_message: PlatformMessage) -> Contact:
     author = platform_message.author
+    # Cleaned and cut to the columns: a 300-character display name must not stop the poll.
+    fields = storable_author(author)
     contact, created = Contact.objects.get_or_create(
-        channel=channel,
-        external_id=author.external_id,
-        defaults={
-            "username": storable_text(author.username),
-            "display_name": storable_text(author.display_name),
-            "avatar_url": author.avatar_url,
-        },
+        channel=channel, external_id=author.external_id, defaults=fields
     )
     if not created:
         # Citizens rename themselves; keep the latest the platform told us.
         changed = {
             field: value
-            for field, value in (
-                ("username", storable_text(author.username)),
-                ("display_name", storable_text(author.display_name)),
-                ("avatar_url", author.avatar_url),
-            )
+            for field, value in fields.items()
             if value and getattr(contact, field) != value
         }
         for field, value in changed.items():
@@ -354,7 +370,13 @@ def _ingest_echo(channel: Channel, platform_message: PlatformMessage) -> int:
         .filter(
             conversation=parent.conversation,
             direction=Message.Direction.OUTBOUND,
-            delivery_status__in=[Message.DeliveryStatus.QUEUED, Message.DeliveryStatus.SENDING],
+            # A failed reply whose echo arrives did reach the platform after all (the
+            # attempt that gave up had an unknown outcome): the echo completes it.
+            delivery_status__in=[
+                Message.DeliveryStatus.QUEUED,
+                Message.DeliveryStatus.SENDING,
+                Message.DeliveryStatus.FAILED,
+            ],
             in_reply_to_external_id=platform_message.in_reply_to_external_id,
             text=storable_text(platform_message.text),
         )

@@ -33,6 +33,7 @@ from inbox.models import (
 )
 from inbox.services.assignment import enqueue_assignment, staff_profile_or_denied
 from inbox.services.common import ServiceError, audit
+from inbox.text import storable_text
 
 __all__ = [
     "MAX_NOTE_LENGTH",
@@ -330,7 +331,8 @@ def _tag_get_or_create(name: str) -> Tag:
 @transaction.atomic
 def conversation_tag(*, conversation_id: int, actor: User, name: str) -> Tag:
     """Label the conversation; the tag is created on first use. Tagging twice is one tag."""
-    name = " ".join(name.split())
+    # NUL and lone surrogates cannot be stored: a form posting one must not end in a 500.
+    name = " ".join(storable_text(name).split())
     if not name:
         raise ServiceError(_("Give the tag a name."))
     if len(name) > MAX_TAG_LENGTH:
@@ -402,7 +404,7 @@ def note_create(*, conversation_id: int, actor: User, text: str) -> Note:
     """An internal note, never sent to the citizen. Colleagues named as @username see it
     under "Mentions of me" in their inbox until they open the conversation."""
     staff_profile_or_denied(actor)
-    text = text.strip()
+    text = storable_text(text).strip()
     if not text:
         raise ServiceError(_("Write a note first."))
     if len(text) > MAX_NOTE_LENGTH:

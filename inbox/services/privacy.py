@@ -12,16 +12,19 @@ continues where it stopped.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from channels.models import Channel
@@ -29,6 +32,7 @@ from inbox.models import (
     AuditEvent,
     Contact,
     Conversation,
+    ErasedPlatformMessage,
     Message,
     Note,
     RetentionPolicy,
@@ -50,6 +54,8 @@ __all__ = [
     "contacts_anonymise",
     "conversations_anonymise",
     "conversations_delete",
+    "erased_external_ids",
+    "erased_messages_prune",
     "retention_apply",
     "retention_policy_set",
 ]
@@ -89,6 +95,79 @@ def _audit_many(events: list[AuditEvent]) -> None:
     AuditEvent.objects.bulk_create(events, batch_size=1000)
 
 
+# --- remembering what was erased -----------------------------------------------------------
+# A platform keeps what we erase: the Facebook poll re-reads its last 5 minutes, Meta
+# redelivers webhooks, a channel added again reads its history window. Ingest skips a
+# platform message whose id is remembered here (docs/architecture.md, "Retention and
+# anonymisation"). Only a keyed digest is kept: a tweet id is enough to find the citizen, its
+# HMAC without SECRET_KEY is not.
+
+ERASED_DIGEST_SALT = "webcare.inbox.ErasedPlatformMessage"
+
+
+def _erased_digest_key() -> bytes:
+    # salted_hmac's own key derivation, so that the SQL below and `erased_message_digest`
+    # give the same digest.
+    return hashlib.sha256((ERASED_DIGEST_SALT + settings.SECRET_KEY).encode()).digest()
+
+
+def erased_message_digest(external_id: str) -> str:
+    """The keyed digest under which an erased platform message is remembered."""
+    return salted_hmac(ERASED_DIGEST_SALT, external_id, algorithm="sha256").hexdigest()
+
+
+# HMAC-SHA256 (RFC 2104) with PostgreSQL's built-in sha256(): H((K ^ opad) || H((K ^ ipad) ||
+# m)), the padded keys computed in Python. One INSERT ... SELECT for a whole batch: the ids
+# never travel to Python and back.
+_REMEMBER_ERASED = """
+INSERT INTO inbox_erasedplatformmessage (channel_id, external_id_digest, erased_at)
+SELECT DISTINCT channel_id,
+    encode(sha256(%(outer)s || sha256(%(inner)s || convert_to(external_id, 'UTF8'))), 'hex'),
+    %(now)s::timestamptz
+FROM inbox_message
+WHERE conversation_id = ANY(%(ids)s) AND external_id IS NOT NULL
+    AND NOT starts_with(external_id, %(prefix)s)
+ON CONFLICT (channel_id, external_id_digest) DO NOTHING
+"""
+
+
+def _remember_erased_messages(cursor: Any, conversation_ids: list[int], now: datetime) -> None:
+    """Remember the platform ids of every message of these conversations (before their ids
+    are replaced or their rows deleted), in the caller's transaction."""
+    key = _erased_digest_key().ljust(64, b"\0")
+    cursor.execute(
+        _REMEMBER_ERASED,
+        {
+            "inner": bytes(byte ^ 0x36 for byte in key),
+            "outer": bytes(byte ^ 0x5C for byte in key),
+            "now": now,
+            "ids": conversation_ids,
+            "prefix": ANONYMISED_PREFIX,
+        },
+    )
+
+
+def erased_external_ids(*, channel_id: int, external_ids: Iterable[str]) -> set[str]:
+    """Which of these platform ids of the channel belong to erased messages: one query."""
+    by_digest = {erased_message_digest(external_id): external_id for external_id in external_ids}
+    if not by_digest:
+        return set()
+    found = ErasedPlatformMessage.objects.filter(
+        channel_id=channel_id, external_id_digest__in=list(by_digest)
+    ).values_list("external_id_digest", flat=True)
+    return {by_digest[digest] for digest in found}
+
+
+def erased_messages_prune(*, now: datetime | None = None) -> int:
+    """Forget erased messages older than WEBCARE_ERASED_MESSAGE_MEMORY_DAYS: by then no poll,
+    history window or redelivery brings them back. Returns how many were forgotten."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.WEBCARE_ERASED_MESSAGE_MEMORY_DAYS)
+    deleted, _by_model = ErasedPlatformMessage.objects.filter(erased_at__lt=cutoff).delete()
+    if deleted:
+        logger.info("erased platform messages forgotten", extra={"count": deleted})
+    return deleted
+
+
 # --- anonymise ------------------------------------------------------------------------------
 
 _ANONYMISE_MESSAGES = """
@@ -120,6 +199,7 @@ def conversations_anonymise(
     messages = _count_by_conversation(Message, ids)
     notes = _count_by_conversation(Note, ids)
     with connection.cursor() as cursor:
+        _remember_erased_messages(cursor, ids, now)
         cursor.execute(_ANONYMISE_MESSAGES, {"prefix": ANONYMISED_PREFIX, "ids": ids})
         cursor.execute("UPDATE inbox_note SET text = '' WHERE conversation_id = ANY(%s)", [ids])
         cursor.execute(
@@ -307,6 +387,7 @@ def conversations_delete(*, actor: User | None, conversation_ids: list[int], rea
     with connection.cursor() as cursor:
         cursor.execute(_HOURS_SQL, {"ids": ids})
         hours = {hour for (hour,) in cursor.fetchall()}
+        _remember_erased_messages(cursor, ids, timezone.now())
         for statement in _DELETES:
             cursor.execute(statement, {"ids": ids})
         cursor.execute(

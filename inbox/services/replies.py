@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_DELIVERY_ATTEMPTS = 6
+# The least wait before looking for a reply whose outcome was unknown (reply_schedule_retry).
+UNKNOWN_OUTCOME_MIN_BACKOFF_SECONDS = 30
 
 
 class NewerMessagesSinceOpened(ServiceError):
@@ -146,7 +149,8 @@ def reply_create(
     existing = Message.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
-    text = text.strip()
+    # NFC, as X stores it: what we keep (and compare in find_reply) is what the platform shows.
+    text = unicodedata.normalize("NFC", text.strip())
     if not text:
         raise ServiceError(_("Write a reply first."))
     conversation = Conversation.objects.select_related("channel", "contact").get(id=conversation_id)
@@ -327,9 +331,21 @@ def _requeue(message: Message, *, countdown: float = 0, error: str | None = None
 
 
 def _enqueue_delivery(message_id: int, *, countdown: float = 0) -> None:
+    transaction.on_commit(lambda: _send_delivery_task(message_id, countdown=countdown))
+
+
+def _send_delivery_task(message_id: int, *, countdown: float) -> None:
+    from kombu.exceptions import OperationalError
+
     from inbox.tasks import send_reply
 
-    transaction.on_commit(lambda: send_reply.apply_async((message_id,), countdown=countdown))
+    try:
+        send_reply.apply_async((message_id,), countdown=countdown)
+    except OperationalError:
+        # The broker is unreachable. The reply is committed as queued with its due time, so
+        # `inbox.recover_stuck_replies` sends it once the broker is back; the agent must
+        # not be told it failed (found by the chaos suite).
+        logger.warning("Broker unreachable: reply %s waits for the recovery task.", message_id)
 
 
 def reply_claim_for_sending(*, message_id: int) -> Message | None:
@@ -351,8 +367,45 @@ def reply_claim_for_sending(*, message_id: int) -> Message | None:
 
 @transaction.atomic
 def reply_mark_sent(*, message_id: int, sent: SentReply, via: str = "send") -> Message:
+    """Record that the platform holds this reply under `sent.external_id`.
+
+    Safe to call twice, and after an echo completed the reply: the first record stands. A
+    second, different platform id means the reply is on the platform twice (an attempt
+    overlapped one presumed dead): that is recorded for people to see, never ignored.
+    """
     message = Message.objects.select_for_update().get(id=message_id)
     if message.delivery_status == Message.DeliveryStatus.SENT:
+        if sent.external_id != message.external_id:
+            logger.error(
+                "reply %s is on the platform twice: %s and %s",
+                message.id,
+                message.external_id,
+                sent.external_id,
+            )
+            audit(
+                "reply.duplicate_posted",
+                conversation_id=message.conversation_id,
+                message_id=message.id,
+                external_id=message.external_id,
+                duplicate_external_id=sent.external_id,
+                via=via,
+            )
+        return message
+    taken_by = (
+        Message.objects.filter(channel_id=message.channel_id, external_id=sent.external_id)
+        .exclude(id=message.id)
+        .exclude(idempotency_key__isnull=True)
+        .values_list("id", flat=True)
+        .first()
+    )
+    if taken_by is not None:
+        # The platform named a post that is already another reply of ours. Recording it
+        # here would break the unique key and retry forever; say so where the agent looks.
+        _reply_fail(
+            message,
+            f"The platform answered with post {sent.external_id}, which is another reply "
+            f"(message {taken_by}). Check the platform before sending this one again.",
+        )
         return message
     # The poller (or a webhook) may have stored our reply as a reply made outside Webcare
     # before we got here: it is this reply, so that copy goes and the log says so.
@@ -431,18 +484,34 @@ def conversation_note_response(
 
 
 @transaction.atomic
-def reply_schedule_retry(*, message_id: int, error: str, retry_after: float | None) -> bool:
-    """Put a reply back in the queue after a transient failure; False once attempts ran out."""
+def reply_schedule_retry(
+    *, message_id: int, error: str, retry_after: float | None, outcome_unknown: bool = False
+) -> bool:
+    """Put a reply back in the queue after a transient failure; False once attempts ran out.
+
+    `outcome_unknown`: the failed attempt may have been posted (`DeliveryUnknown`). The next
+    attempt looks first; when there is none, the failure says to check the platform.
+    """
     message = Message.objects.select_for_update().get(id=message_id)
     if message.delivery_status != Message.DeliveryStatus.SENDING:
         return True
     if message.delivery_attempts >= MAX_DELIVERY_ATTEMPTS:
         _reply_fail(
             message,
-            f"Gave up after {message.delivery_attempts} attempts. Last error: {error}",
+            f"Gave up after {message.delivery_attempts} attempts. Last error: {error}"
+            + (
+                " The last attempt may have reached the platform: check there. "
+                "Try again looks for it on the platform before posting."
+                if outcome_unknown
+                else ""
+            ),
         )
         return False
     backoff = retry_after if retry_after is not None else 10 * 2 ** (message.delivery_attempts - 1)
+    if outcome_unknown:
+        # The next attempt looks for this one on the platform first; give the platform time
+        # to show what it may have just posted (timelines lag a little behind a POST).
+        backoff = max(backoff, UNKNOWN_OUTCOME_MIN_BACKOFF_SECONDS)
     backoff = min(backoff, 15 * 60)
     _requeue(message, countdown=backoff, error=error)
     audit(
@@ -520,14 +589,40 @@ def replies_recover_stuck() -> int:
     return len(recovered)
 
 
+def _other_replies_on_platform(message: Message) -> set[str]:
+    """Platform ids of the conversation's other replies sent from Webcare: find_reply must
+    not take an identical earlier reply for this one."""
+    recorded = (
+        Message.objects.filter(
+            conversation_id=message.conversation_id,
+            direction=Message.Direction.OUTBOUND,
+            external_id__isnull=False,
+            # Ours only: a copy stored from a poll as written outside Webcare may be this
+            # very reply (reply_mark_sent merges it), so it must stay findable.
+            idempotency_key__isnull=False,
+        )
+        .exclude(id=message.id)
+        .values_list("external_id", flat=True)
+    )
+    return {external_id for external_id in recorded if external_id}
+
+
 def reply_deliver(*, message_id: int) -> None:
     """One delivery attempt of a queued reply (the `inbox.send_reply` task).
 
     Runs outside a transaction: the platform call must not hold database locks. Before any
     attempt after the first, it looks on the platform for the reply, because an earlier
-    attempt may have been posted without us hearing back (docs/architecture.md, "Replies").
+    attempt may have been posted without us hearing back (docs/architecture.md,
+    "Exactly-once replies").
     """
-    from channels.base import ConnectorError, PlatformAuthor, RateLimited, ReplyTarget
+    from channels.base import (
+        ConnectorError,
+        DeliveryUnknown,
+        MalformedResponse,
+        PlatformAuthor,
+        RateLimited,
+        ReplyTarget,
+    )
     from channels.registry import get_connector
 
     message = reply_claim_for_sending(message_id=message_id)
@@ -547,21 +642,51 @@ def reply_deliver(*, message_id: int) -> None:
         message_tag=private_reply_window(message.conversation, now=timezone.now()).message_tag
         if message.is_private
         else "",
+        reply_key=str(message.idempotency_key or message.id),
     )
+    looking = message.delivery_attempts > 1
     try:
         connector = get_connector(message.channel)
-        if message.delivery_attempts > 1:
+        if looking:
             found = connector.find_reply(
-                text=message.text, target=target, not_before=message.sent_at
+                text=message.text,
+                target=target,
+                not_before=message.sent_at,
+                skip_ids=_other_replies_on_platform(message),
             )
             if found is not None:
                 reply_mark_sent(message_id=message.id, sent=found, via="found_on_platform")
                 return
+            looking = False
         sent = connector.send_reply(text=message.text, target=target)
     except ConnectorError as error:
-        if error.transient:
+        # A cut-off answer to the look is usually a passing fault (found by the chaos suite):
+        # look again rather than fail a reply that may well have arrived.
+        if error.transient or (looking and isinstance(error, MalformedResponse)):
             retry_after = error.retry_after if isinstance(error, RateLimited) else None
-            reply_schedule_retry(message_id=message.id, error=str(error), retry_after=retry_after)
+            reply_schedule_retry(
+                message_id=message.id,
+                error=str(error),
+                retry_after=retry_after,
+                # Also when looking failed: an earlier attempt's outcome is still unknown.
+                outcome_unknown=looking or isinstance(error, DeliveryUnknown),
+            )
+        elif looking:
+            # Revoked credentials, a deleted post …: we could not check whether an earlier
+            # attempt arrived, so the agent must not take "failed" for "not posted".
+            reply_mark_failed(
+                message_id=message.id,
+                error=f"Could not check on the platform whether an earlier attempt arrived: "
+                f"{error} Check there before trying again; Try again looks first.",
+            )
+        elif message.delivery_attempts > 1:
+            # Refused now, but an earlier attempt did not finish: X's "duplicate content" or
+            # Facebook's "already replied" may well mean that attempt arrived.
+            reply_mark_failed(
+                message_id=message.id,
+                error=f"{error} An earlier attempt of this reply did not finish and may be on "
+                "the platform already: check there before trying again.",
+            )
         else:
             reply_mark_failed(message_id=message.id, error=str(error))
         return

@@ -13,6 +13,11 @@
   // Only with desktop notifications on (and allowed): a hidden tab still learns of
   // assignments and mentions, slowly; otherwise a hidden tab does not poll at all.
   var HIDDEN_POLL_MS = 30000;
+  // A change to a conversation that is not on the agent's screen and cannot have joined
+  // their queues still reloads the list, but at most this often: with 50 agents at work
+  // nearly every poll reports some change, and reloading every list each time made the
+  // list reloads a third of all requests (the load test, docs/architecture.md).
+  var LIST_CATCH_UP_MS = 15000;
   var TITLE_COUNT = /^\(\d+\) /;
 
   // --- data-poll-visible-only: htmx polls that pause while the tab is hidden -----------------
@@ -106,7 +111,16 @@
 
   // --- refreshing the panes ---------------------------------------------------------------
   // Changes seen while the tab was hidden are shown when it is visible again.
-  var pending = { list: false, all: false, ids: {}, presence: false };
+  var pending = { list: false, listNow: false, all: false, ids: {}, presence: false };
+  var lastListRefresh = Date.now();
+
+  function listedIds() {
+    var listed = {};
+    document.querySelectorAll("#inbox-list-pane [data-conversation-id]").forEach(function (row) {
+      listed[String(row.dataset.conversationId)] = true;
+    });
+    return listed;
+  }
 
   function openConversationId() {
     var holder = document.querySelector(
@@ -129,16 +143,26 @@
     if (ids === null) {
       pending.all = true;
       pending.list = true;
+      pending.listNow = true;
     } else if (ids.length) {
       pending.list = true;
-      ids.forEach(function (id) { pending.ids[String(id)] = true; });
+      var listed = listedIds();
+      ids.forEach(function (id) {
+        pending.ids[String(id)] = true;
+        if (listed[String(id)]) pending.listNow = true;
+      });
+      // Something may have joined the agent's queues: a conversation assigned to them, a
+      // citizen writing in one of theirs or in an unassigned one, a colleague's mention.
+      if (data.assigned_to_you || data.new_messages || data.new_mentions) pending.listNow = true;
     }
     if (data.presence_changed) pending.presence = true;
   }
 
   function refreshPanes() {
     if (document.hidden) return;
-    if (pending.list) trigger("inbox-list-pane");
+    var listDue = pending.list &&
+      (pending.listNow || Date.now() - lastListRefresh >= LIST_CATCH_UP_MS);
+    if (listDue) trigger("inbox-list-pane");
     var openId = openConversationId();
     var openChanged = pending.all || (openId ? pending.ids[openId] : pending.list);
     if (openChanged) {
@@ -146,8 +170,19 @@
       trigger("conversation-state");
     }
     if (pending.presence) trigger("team-presence");
-    pending = { list: false, all: false, ids: {}, presence: false };
+    // A list change put off for later stays pending until its catch-up time.
+    var keepList = pending.list && !listDue;
+    pending = { list: keepList, listNow: false, all: false, ids: {}, presence: false };
   }
+
+  // Whatever reloaded the list (a live update, the agent's own action), it is fresh now.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (target && target.id === "inbox-list-pane") {
+      lastListRefresh = Date.now();
+      pending.list = false;
+    }
+  });
 
   // --- what the agent hears -----------------------------------------------------------------
   function tell(data) {
@@ -242,6 +277,7 @@
       }
       if (response.status === 204) {
         recovered();
+        refreshPanes();  // a list change put off earlier may be due now
         return null;
       }
       if (!response.ok) throw new Error("live changes: HTTP " + response.status);

@@ -273,3 +273,44 @@ def test_an_assignment_by_a_colleague_beeps_and_notifies_as_the_agent_chose(
     notifications = page.evaluate("window.__notifications")
     assert [notification["body"] for notification in notifications] == [assigned]
     assert_no_page_errors(page)
+
+
+def test_the_list_reloads_at_once_only_for_changes_that_concern_it(
+    page, log_in, live_server, channel, agent, second_agent, team_lead
+):
+    """With many agents at work nearly every poll reports some change; a change to a
+    colleague's conversation that is not on screen waits for the catch-up reload, a change
+    to a row on screen reloads the list at once (the load test, docs/architecture.md)."""
+    from playwright.sync_api import expect
+
+    from inbox.services import note_create
+
+    mine = citizen_writes(channel, username="els", text="Mijn container is weg")
+    theirs = citizen_writes(channel, username="piet", text="Lantaarnpaal kapot")
+    for conversation, profile in ((mine, agent), (theirs, second_agent)):
+        conversation_transfer(
+            conversation_id=conversation.id, actor=team_lead.user, to_user_id=profile.user.pk
+        )
+    log_in(page, "anouk")
+    page.goto(f"{live_server.url}/")  # "Mine": only her own conversation is listed
+    expect(page.locator("#inbox-list-pane [data-conversation-row]")).to_have_count(1)
+    cursor = live_started(page)
+    page.evaluate(
+        """() => {
+          window.__listSwaps = 0;
+          document.addEventListener("htmx:afterSwap", (event) => {
+            if (event.detail.target.id === "inbox-list-pane") window.__listSwaps += 1;
+          });
+        }"""
+    )
+
+    note_create(conversation_id=theirs.id, actor=team_lead.user, text="Bram, bel jij even?")
+    page.wait_for_function(
+        "cursor => document.body.dataset.liveCursor !== cursor", arg=cursor, timeout=5_000
+    )
+    page.wait_for_timeout(2_000)  # another poll or so: still nothing reloaded
+    assert page.evaluate("window.__listSwaps") == 0
+
+    note_create(conversation_id=mine.id, actor=team_lead.user, text="Anouk, al gebeld?")
+    page.wait_for_function("() => window.__listSwaps >= 1", timeout=APPEARS_WITHIN_MS)
+    assert_no_page_errors(page)

@@ -108,7 +108,8 @@ def test_an_error_text_holding_a_token_is_shown_masked(logged_in, administrator,
     ):
         page = client.get(url).content.decode()
         assert_no_secret_in(page, secrets_of(channel))
-        assert "access_token=••••••••oken" in page
+        # The query value is masked whole: the URL pattern catches it before the tail shows.
+        assert "access_token=••••••••" in page
 
 
 def test_replacing_credentials_keeps_empty_fields_and_audits_only_names(

@@ -5,24 +5,39 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import logging
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import OperationalError
+from celery.app.task import Task
+from django.apps import apps
+from django.db import OperationalError, connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from channels import facebook, facebook_webhooks
-from channels.models import Channel, QuarantinedItem
+from channels.models import Channel, QuarantinedItem, ReceivedWebhook
 from channels.sandbox import SandboxServer
 from channels.sandbox.graph_api import FACEBOOK_CREDENTIALS, FACEBOOK_PAGE_ID
 from channels.sandbox.webhooks import WebhookDeliverer
-from channels.services import ChannelError, channel_create, channel_poll
-from inbox.models import AuditEvent, Conversation, Message
+from channels.services import (
+    ChannelError,
+    channel_create,
+    channel_poll,
+    channel_receive_facebook_webhook,
+)
+from channels.views import WEBHOOK_MAX_BYTES
+from channels.webhook_tasks import forget_replay_memory
+from inbox.models import AuditEvent, Conversation, ErasedPlatformMessage, Message
+from inbox.services import conversations_delete
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +101,11 @@ def comment_event(
     return {
         "object": "page",
         "entry": [
-            {"id": page_id, "time": 1_795_000_001, "changes": [{"field": "feed", "value": value}]}
+            {
+                "id": page_id,
+                "time": int(time.time()),
+                "changes": [{"field": "feed", "value": value}],
+            }
         ],
     }
 
@@ -103,7 +122,8 @@ def messenger_event(
         "entry": [
             {
                 "id": FACEBOOK_PAGE_ID,
-                "time": 1_795_000_001_000,
+                # Milliseconds for Messenger, as Graph sends it.
+                "time": int(time.time() * 1000),
                 "messaging": [
                     {
                         "sender": {"id": sender},
@@ -169,15 +189,56 @@ def test_verify_token_is_a_facebook_credential_and_nothing_else_is(db):
         )
 
 
-# --- the signature ---------------------------------------------------------------------------
+# --- refused without side effects -----------------------------------------------------------
 
 
-def test_a_missing_signature_is_refused_and_nothing_stored(client, page, caplog):
+def database_fingerprint() -> dict[str, tuple[int, str]]:
+    """Row count and a digest of every row, for every table: any insert, update or delete
+    (messages, conversations, contacts, audit events, quarantine, received webhooks …)."""
+    fingerprint = {}
+    with connection.cursor() as cursor:
+        for model in apps.get_models():
+            if model._meta.proxy or not model._meta.managed:
+                continue
+            table = connection.ops.quote_name(model._meta.db_table)
+            cursor.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), ''))"  # noqa: S608
+                f" FROM {table} t"
+            )
+            fingerprint[model._meta.db_table] = cursor.fetchone()
+    return fingerprint
+
+
+@pytest.fixture
+def without_side_effects(page, monkeypatch, caplog) -> Iterator[Callable[[], None]]:  # type: ignore[no-untyped-def]
+    """`check()` after a refused delivery: no row in any table changed, no Celery task
+    was sent, nothing was logged at ERROR or above."""
+    enqueued: list[str] = []
+    monkeypatch.setattr(
+        Task, "apply_async", lambda task, *args, **kwargs: enqueued.append(task.name)
+    )
+    caplog.set_level(logging.DEBUG)
+    before = database_fingerprint()
+
+    def check() -> None:
+        after = database_fingerprint()
+        assert [table for table in before if before[table] != after[table]] == []
+        assert enqueued == []
+        assert [
+            record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR
+        ] == []
+
+    yield check
+
+
+def test_a_missing_signature_is_refused_and_nothing_stored(
+    client, page, caplog, without_side_effects
+):
     response = client.post(
         url(page), data=json.dumps(comment_event("1_1")), content_type="application/json"
     )
     assert response.status_code == 403
-    assert not Message.objects.exists()
+    without_side_effects()
     assert "signature missing or invalid" in caplog.text
 
 
@@ -190,7 +251,7 @@ def test_a_missing_signature_is_refused_and_nothing_stored(client, page, caplog)
         signed(json.dumps(comment_event("1_1")).encode(), secret="another-apps-secret"),
     ],
 )
-def test_an_invalid_signature_is_refused(client, page, header):
+def test_an_invalid_signature_is_refused(client, page, header, without_side_effects):
     response = client.post(
         url(page),
         data=json.dumps(comment_event("1_1")),
@@ -198,7 +259,20 @@ def test_an_invalid_signature_is_refused(client, page, header):
         headers={"X-Hub-Signature-256": header},
     )
     assert response.status_code == 403
-    assert not Message.objects.exists()
+    without_side_effects()
+
+
+def test_a_body_changed_after_signing_is_refused(client, page, without_side_effects):
+    original = json.dumps(comment_event("1_1", message="Waar kan ik terecht?")).encode()
+    tampered = original.replace(b"Waar kan ik terecht?", b"Waar kan ik terecht!")
+    response = client.post(
+        url(page),
+        data=tampered,
+        content_type="application/json",
+        headers={"X-Hub-Signature-256": signed(original)},
+    )
+    assert response.status_code == 403
+    without_side_effects()
 
 
 def test_the_signature_must_cover_the_raw_bytes_not_a_reserialisation(client, page):
@@ -218,10 +292,158 @@ def test_the_signature_must_cover_the_raw_bytes_not_a_reserialisation(client, pa
     assert Message.objects.get().text == "Café €"
 
 
-def test_a_body_over_the_size_cap_is_refused_unread(client, page):
-    body = b" " * (1024 * 1024 + 1)
-    response = deliver(client, page, None, body=body)
+class CountingStream(io.BytesIO):
+    """wsgi.input that remembers how many bytes the view read from it."""
+
+    bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        self.bytes_read += len(chunk)
+        return chunk
+
+
+def test_a_body_over_the_size_cap_is_refused_unread(client, page, without_side_effects):
+    body = b" " * (WEBHOOK_MAX_BYTES + 1)
+    stream = CountingStream(body)
+    response = client.post(
+        url(page),
+        data=body,
+        content_type="application/json",
+        headers={"X-Hub-Signature-256": signed(body)},
+        **{"wsgi.input": stream},
+    )
     assert response.status_code == 413
+    assert stream.bytes_read == 0
+    without_side_effects()
+
+
+def test_a_chunked_body_over_the_cap_is_read_one_byte_past_it_and_refused(
+    client, page, without_side_effects
+):
+    # Chunked: no Content-Length; the server hands the decoded body over in wsgi.input.
+    body = json.dumps(comment_event("1_1", message="x" * (3 * WEBHOOK_MAX_BYTES))).encode()
+    stream = CountingStream(body)
+    response = client.post(
+        url(page),
+        data=b"",
+        content_type="application/json",
+        headers={"X-Hub-Signature-256": signed(body)},
+        **{"CONTENT_LENGTH": "", "wsgi.input": stream},
+    )
+    assert response.status_code == 413
+    assert stream.bytes_read == WEBHOOK_MAX_BYTES + 1
+    without_side_effects()
+
+
+def test_a_chunked_body_within_the_cap_is_stored(client, page):
+    body = json.dumps(comment_event("900001_6001")).encode()
+    response = client.post(
+        url(page),
+        data=b"",
+        content_type="application/json",
+        headers={"X-Hub-Signature-256": signed(body)},
+        **{"CONTENT_LENGTH": "", "wsgi.input": CountingStream(body)},
+    )
+    assert response.status_code == 200
+    assert Message.objects.get().external_id == "900001_6001"
+
+
+# --- replays ---------------------------------------------------------------------------------
+
+
+def test_a_replayed_body_is_acknowledged_and_stores_nothing_more(client, page, caplog):
+    body = json.dumps(comment_event("900001_7001")).encode()
+    assert deliver(client, page, None, body=body).status_code == 200
+    assert Message.objects.count() == 1
+    events = AuditEvent.objects.count()
+    before = database_fingerprint()
+    caplog.set_level(logging.INFO)
+
+    response = deliver(client, page, None, body=body)
+
+    # 200, so that whoever sends it (a confused proxy, Meta) does not try again.
+    assert response.status_code == 200
+    assert database_fingerprint() == before
+    assert AuditEvent.objects.count() == events
+    [replay] = [record for record in caplog.records if "replayed" in record.getMessage()]
+    assert replay.levelno == logging.WARNING
+    assert ReceivedWebhook.objects.filter(channel=page).count() == 1
+
+
+def test_the_same_body_on_another_channel_is_not_a_replay(client, page, sandbox):
+    other = channel_create(
+        kind=Channel.Kind.FACEBOOK,
+        name="andere-pagina",
+        account_id=FACEBOOK_PAGE_ID + "9",
+        api_base_url=sandbox.url,
+        credentials={**FACEBOOK_CREDENTIALS, "verify_token": VERIFY_TOKEN},
+    )
+    body = json.dumps(comment_event("900001_7002")).encode()
+    assert deliver(client, page, None, body=body).status_code == 200
+    assert deliver(client, other, None, body=body).status_code == 200
+    assert ReceivedWebhook.objects.count() == 2
+
+
+def test_a_replay_of_a_body_whose_messages_were_erased_brings_nothing_back(client, page):
+    body = json.dumps(comment_event("900001_7003", message="Mijn BSN is 111222333")).encode()
+    assert deliver(client, page, None, body=body).status_code == 200
+    conversations_delete(
+        actor=None,
+        conversation_ids=list(Conversation.objects.values_list("id", flat=True)),
+        reason="retention:delete",
+    )
+    assert ErasedPlatformMessage.objects.filter(channel=page).count() == 1
+
+    assert deliver(client, page, None, body=body).status_code == 200
+
+    assert not Message.objects.exists()
+    assert not Conversation.objects.exists()
+
+
+def stale(payload: dict[str, Any], *, days: int) -> dict[str, Any]:
+    for entry in payload["entry"]:
+        factor = 1000 if entry["time"] > 100_000_000_000 else 1
+        entry["time"] -= days * 24 * 60 * 60 * factor
+    return payload
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [comment_event("900001_7004"), messenger_event("m_7004")],
+    ids=["comment, seconds", "messenger, milliseconds"],
+)
+def test_an_event_older_than_the_replay_window_is_refused_without_side_effects(
+    client, page, settings, payload, without_side_effects
+):
+    settings.WEBCARE_WEBHOOK_REPLAY_WINDOW_SECONDS = 7 * 24 * 60 * 60
+    response = deliver(client, page, stale(payload, days=8))
+    assert response.status_code == 403
+    without_side_effects()
+
+
+def test_a_batch_keeps_its_fresh_entries_and_drops_the_stale_ones(client, page, caplog):
+    old = stale(comment_event("900001_7005"), days=30)
+    fresh = comment_event("900001_7006")
+    payload = {"object": "page", "entry": [*old["entry"], *fresh["entry"]]}
+
+    assert deliver(client, page, payload).status_code == 200
+
+    assert list(Message.objects.values_list("external_id", flat=True)) == ["900001_7006"]
+    assert "older than the replay window" in caplog.text
+
+
+def test_old_bodies_are_forgotten_by_the_daily_task(client, page, settings):
+    settings.WEBCARE_WEBHOOK_REPLAY_WINDOW_SECONDS = 2 * 24 * 60 * 60
+    for number in (1, 2):
+        deliver(client, page, comment_event(f"900001_710{number}"))
+    ReceivedWebhook.objects.filter(pk=ReceivedWebhook.objects.order_by("pk").first().pk).update(
+        received_at=timezone.now() - timedelta(days=3)
+    )
+
+    assert forget_replay_memory() == {"received_webhooks": 1, "erased_messages": 0}
+
+    assert ReceivedWebhook.objects.count() == 1
 
 
 # --- comments ------------------------------------------------------------------------------
@@ -406,12 +628,17 @@ def test_an_inactive_channel_acknowledges_and_stores_nothing(client, page):
 
 
 def test_when_the_database_fails_the_answer_is_5xx_so_meta_delivers_again(client, page):
+    body = json.dumps(comment_event("900001_5001")).encode()
     with mock.patch(
         "channels.services.messages_ingest", side_effect=OperationalError("server closed")
     ):
-        assert deliver(client, page, comment_event("900001_5001")).status_code == 503
-    assert deliver(client, page, comment_event("900001_5001")).status_code == 200
+        assert deliver(client, page, None, body=body).status_code == 503
+    # Not remembered: the digest goes in the transaction that failed, so Meta's redelivery
+    # of the same bytes is processed.
+    assert not ReceivedWebhook.objects.exists()
+    assert deliver(client, page, None, body=body).status_code == 200
     assert Message.objects.count() == 1
+    assert ReceivedWebhook.objects.count() == 1
 
 
 # --- the same keys as the poll ---------------------------------------------------------------
@@ -479,6 +706,31 @@ def live_page(transactional_db: None, sandbox: SandboxServer) -> Channel:
         api_base_url=sandbox.url,
         credentials={**FACEBOOK_CREDENTIALS, "verify_token": VERIFY_TOKEN},
     )
+
+
+def test_concurrent_deliveries_neither_deadlock_nor_process_a_body_twice(live_page):
+    bodies = [json.dumps(comment_event(f"900001_80{number}")).encode() for number in range(4)]
+    deliveries = bodies * 2  # each body twice, all at once
+    start = threading.Barrier(len(deliveries))
+    outcomes: list[str] = []
+
+    def receive(body: bytes) -> None:
+        try:
+            start.wait()
+            outcome = channel_receive_facebook_webhook(channel_id=live_page.id, body=body)
+            outcomes.append(outcome.ignored or f"stored {outcome.new_messages}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=receive, args=(body,)) for body in deliveries]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes) == ["replayed"] * 4 + ["stored 1"] * 4
+    assert Message.objects.filter(channel=live_page).count() == 4
+    assert ReceivedWebhook.objects.filter(channel=live_page).count() == 4
 
 
 def test_the_sandbox_delivers_a_citizens_comment_to_the_live_endpoint(

@@ -181,17 +181,7 @@ def test_the_dashboard_is_for_team_leads(logged_in, agent):
     assert logged_in(agent).get(reverse("inbox:dashboard")).status_code == 403
 
 
-def test_healthz_reports_database_and_broker(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
-
-
-def test_healthz_names_what_is_down(client, settings):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json()["checks"]["broker"].startswith("error")
+# /healthz and /readyz are tested in tests/test_health.py.
 
 
 def test_a_private_conversation_is_answered_privately(logged_in, agent, channel):
