@@ -205,7 +205,13 @@ TEMPLATES = [
     },
 ]
 
-_database_url = env_str("DATABASE_URL")
+# Production defaults to PostgreSQL and Redis on the same host (a single-server install,
+# as Debian's packages set them up); /readyz says so when they are not there. A developer
+# who runs manage.py without `make run` is told what to do instead of being pointed at a
+# server that is probably not there.
+_PRODUCTION_DATABASE_URL = "postgres://webcare@localhost:5432/webcare"
+_PRODUCTION_REDIS_URL = "redis://localhost:6379/0"
+_database_url = env_str("DATABASE_URL") or ("" if DEBUG else _PRODUCTION_DATABASE_URL)
 if not _database_url:
     raise ImproperlyConfigured(
         "DATABASE_URL is not set. `make run` and `make test` start an embedded PostgreSQL "
@@ -224,7 +230,7 @@ DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
     "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
 )
 
-REDIS_URL = env_str("REDIS_URL") or ""
+REDIS_URL = env_str("REDIS_URL") or ("" if DEBUG else _PRODUCTION_REDIS_URL)
 if not REDIS_URL:
     raise ImproperlyConfigured(
         "REDIS_URL is not set. `make run` and `make test` start an embedded Redis for you; "
