@@ -25,6 +25,7 @@ from channels.credentials import encrypt_credentials
 from channels.models import DEFAULT_API_BASE_URLS, Channel, QuarantinedItem, ReceivedWebhook
 from channels.registry import get_connector, learned_settings
 from inbox.services import audit, messages_ingest
+from inbox.services.common import task_send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -97,21 +98,14 @@ def channel_create(
         credential_names=sorted(credentials),
     )
     # Import the recent history now rather than at the next beat tick.
-    transaction.on_commit(lambda: _enqueue_poll(channel.id))
+    _enqueue_poll_on_commit(channel.id)
     return channel
 
 
-def _enqueue_poll(channel_id: int) -> None:
-    from kombu.exceptions import OperationalError
-
+def _enqueue_poll_on_commit(channel_id: int) -> None:
     from channels.tasks import poll
 
-    try:
-        poll.delay(channel_id)
-    except OperationalError:
-        # The broker is unreachable; the change is committed, and beat's poll_due polls the
-        # channel within seconds of the broker's return (found by the chaos suite).
-        logger.warning("Broker unreachable: channel %s waits for beat's poll.", channel_id)
+    task_send_on_commit(poll, channel_id, otherwise="beat's channels.poll_due")
 
 
 def _check_credential_names(kind: str, credentials: dict[str, str]) -> None:
@@ -205,7 +199,7 @@ def channel_update_credentials(
         channel_id=channel.id,
         credential_names=sorted(credentials),
     )
-    transaction.on_commit(lambda: _enqueue_poll(channel.id))
+    _enqueue_poll_on_commit(channel.id)
     return channel
 
 
@@ -240,7 +234,7 @@ def channel_record_check_passed(
     channel.last_error = ""
     channel.save(update_fields=["health", "last_error"])
     audit("channel.check_passed", channel_id=channel.id, account=description)
-    transaction.on_commit(lambda: _enqueue_poll(channel.id))
+    _enqueue_poll_on_commit(channel.id)
 
 
 @transaction.atomic
@@ -410,7 +404,7 @@ def channel_replace_credentials(
         extra={"channel": channel.name, "credential_names": sorted(replaced)},
     )
     if channel.is_active:
-        transaction.on_commit(lambda: _enqueue_poll(channel.id))
+        _enqueue_poll_on_commit(channel.id)
     return channel
 
 
@@ -430,5 +424,5 @@ def channel_set_active(*, channel_id: int, is_active: bool, actor: User) -> Chan
         previous_is_active=not is_active,
     )
     if is_active:
-        transaction.on_commit(lambda: _enqueue_poll(channel.id))
+        _enqueue_poll_on_commit(channel.id)
     return channel

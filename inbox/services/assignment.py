@@ -19,10 +19,14 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from kombu.exceptions import OperationalError as KombuOperationalError
 
 from inbox.models import AgentProfile, AuditEvent, Conversation, Team, TeamMembership
-from inbox.services.common import ServiceError, audit, metrics_mark_changed
+from inbox.services.common import (
+    ServiceError,
+    audit,
+    metrics_mark_changed,
+    task_send_on_commit,
+)
 
 __all__ = [
     "ASSIGNMENT_BATCH_SIZE",
@@ -81,19 +85,9 @@ def team_lead_or_denied(actor: User, refusal: str | None = None) -> AgentProfile
 
 def enqueue_assignment() -> None:
     """Run the assignment task once the current transaction has committed."""
-    transaction.on_commit(_enqueue_assignment_now)
-
-
-def _enqueue_assignment_now() -> None:
     from inbox.tasks import assign_waiting
 
-    try:
-        assign_waiting.delay()
-    except KombuOperationalError:
-        # The broker is unreachable. What asked for the run is committed and must not be
-        # reported as failed (a poll that stored messages would count as a failed poll);
-        # beat runs the assignment every minute. Found by the chaos suite.
-        logger.warning("Broker unreachable: the assignment run waits for beat.")
+    task_send_on_commit(assign_waiting, otherwise="beat's run every minute")
 
 
 def agent_is_available(user_id: int) -> bool:

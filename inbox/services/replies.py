@@ -25,7 +25,7 @@ from inbox.models import (
     Message,
 )
 from inbox.selectors import private_reply_window, reply_signature
-from inbox.services.common import ServiceError, audit
+from inbox.services.common import ServiceError, audit, task_send_on_commit
 from inbox.signatures import signed
 
 if TYPE_CHECKING:
@@ -331,21 +331,13 @@ def _requeue(message: Message, *, countdown: float = 0, error: str | None = None
 
 
 def _enqueue_delivery(message_id: int, *, countdown: float = 0) -> None:
-    transaction.on_commit(lambda: _send_delivery_task(message_id, countdown=countdown))
-
-
-def _send_delivery_task(message_id: int, *, countdown: float) -> None:
-    from kombu.exceptions import OperationalError
-
     from inbox.tasks import send_reply
 
-    try:
-        send_reply.apply_async((message_id,), countdown=countdown)
-    except OperationalError:
-        # The broker is unreachable. The reply is committed as queued with its due time, so
-        # `inbox.recover_stuck_replies` sends it once the broker is back; the agent must
-        # not be told it failed (found by the chaos suite).
-        logger.warning("Broker unreachable: reply %s waits for the recovery task.", message_id)
+    # The reply is committed as queued with its due time: with the broker down,
+    # `inbox.recover_stuck_replies` sends it once the broker is back.
+    task_send_on_commit(
+        send_reply, message_id, countdown=countdown, otherwise="inbox.recover_stuck_replies"
+    )
 
 
 def reply_claim_for_sending(*, message_id: int) -> Message | None:

@@ -21,7 +21,7 @@ Hypothesis can replay a failure. Bounded and derandomized: reproducible; about 3
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date, timedelta
 
 import pytest
@@ -67,6 +67,7 @@ from inbox.services import (
     reply_create,
     staff_member_create,
 )
+from tests.figures import report_figures
 from tests.inbox.helpers import citizen_writes
 
 MISSING_ID = 2_000_000_000
@@ -103,6 +104,7 @@ def api_data(
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "localhost"]
     settings.WEBCARE_ARCHIVE_DIR = tmp_path / "archive"
     monkeypatch.setattr(tasks.poll, "delay", lambda channel_id: None)
+    monkeypatch.setattr(tasks.poll, "apply_async", lambda *args, **kwargs: None)
     admin = administrator.user
     team = Team.objects.create(name="Afval & Reiniging")
     TeamMembership.objects.create(team=team, user=agent.user)
@@ -278,15 +280,34 @@ def _examples(operation, mode, max_examples, headers, checks, seen):  # type: ig
     return request_conforms
 
 
+# Requests made, by status class ("2xx", "4xx", …): the run's figures.
+REQUESTS: Counter[str] = Counter()
+
+
 def _call_isolated(case, headers):  # type: ignore[no-untyped-def]
     """Each example starts from the same rows (rolled back to a savepoint afterwards): an
     example that deletes the canned response does not turn every later one into a 404, and
     Hypothesis can replay a failure exactly."""
     savepoint = transaction.savepoint()
     try:
-        return case.call(headers=headers)
+        response = case.call(headers=headers)
     finally:
         transaction.savepoint_rollback(savepoint)
+    REQUESTS[f"{response.status_code // 100}xx"] += 1
+    return response
+
+
+def _figures(request, name: str, title: str, operations: int, failures: dict) -> None:  # type: ignore[no-untyped-def]
+    requests = dict(sorted(REQUESTS.items()))
+    report_figures(
+        request.config,
+        name,
+        [
+            f"{title}: {operations} operations, {sum(requests.values())} requests "
+            f"{requests}, {len(failures)} failing checks"
+        ],
+        {"operations": operations, "requests": requests, "failures": sorted(failures)},
+    )
 
 
 def _explicit_cases(api_data):  # type: ignore[no-untyped-def]
@@ -344,14 +365,22 @@ def _report(failures: dict[str, str]) -> str:
 
 
 def test_every_operation_as_an_administrator_never_fails_and_keeps_to_its_schema(
-    api_schema, api_data
+    api_schema, api_data, request
 ):  # type: ignore[no-untyped-def]
+    REQUESTS.clear()
     failures, statuses = _run(
         api_schema,
         token=api_data["administrator"],
         modes=(GenerationMode.POSITIVE, GenerationMode.NEGATIVE),
         max_examples=15,
         explicit_cases=_explicit_cases(api_data),
+    )
+    _figures(
+        request,
+        "schemathesis-administrator",
+        "schemathesis as an administrator (positive and negative)",
+        len(statuses),
+        failures,
     )
 
     assert len(statuses) == len(list(api_schema.get_all_operations())) >= 42
@@ -364,17 +393,19 @@ def test_every_operation_as_an_administrator_never_fails_and_keeps_to_its_schema
     assert not never_succeeded, {label: sorted(statuses[label]) for label in never_succeeded}
 
 
-def test_refusals_keep_to_the_schema_too(api_schema, api_data):  # type: ignore[no-untyped-def]
+def test_refusals_keep_to_the_schema_too(api_schema, api_data, request):  # type: ignore[no-untyped-def]
+    REQUESTS.clear()
     failures, statuses = _run(
         api_schema, token=api_data["trainee"], modes=(GenerationMode.POSITIVE,), max_examples=3
     )
+    _figures(request, "schemathesis-trainee", "schemathesis as a trainee", len(statuses), failures)
 
     assert not failures, _report(failures)
     assert 403 in statuses["POST /api/v1/channels/"]
     assert 403 in statuses["GET /api/v1/archive-exports/"]
 
 
-def test_chained_operations_never_fail(api_schema, api_data):  # type: ignore[no-untyped-def]
+def test_chained_operations_never_fail(api_schema, api_data, request):  # type: ignore[no-untyped-def]
     """Stateful: sequences of calls along the links schemathesis infers from the schema
     (an id one answer returns used in the next request)."""
     machine = api_schema.as_state_machine()
@@ -417,6 +448,17 @@ def test_chained_operations_never_fail(api_schema, api_data):  # type: ignore[no
         ),
     )
 
+    by_class = Counter(f"{status // 100}xx" for _label, status in calls)
+    report_figures(
+        request.config,
+        "schemathesis-stateful",
+        [
+            f"schemathesis stateful: {len(calls)} chained calls over "
+            f"{len({label for label, _status in calls})} operations "
+            f"{dict(sorted(by_class.items()))}"
+        ],
+        {"calls": len(calls), "by_status_class": dict(by_class)},
+    )
     # The scenarios went beyond one step and past the permission checks.
     assert len(calls) > 50
     assert sum(200 <= status < 300 for _label, status in calls) > 20

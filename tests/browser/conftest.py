@@ -91,20 +91,28 @@ def log_in(live_server: Any) -> Callable[..., None]:
     return log_in_as
 
 
+AXE_TIMEOUT_MS = 60_000
+
+
 def axe_violations(page: Any, *, exclude: list[str] | None = None) -> list[dict[str, Any]]:
     """Runs axe-core on the page as it is now: WCAG 2.0/2.1 A and AA rules."""
+    # page.evaluate has no timeout of its own: a run that never settles (seen once in CI)
+    # must fail the test, not hang the suite.
     return page.evaluate(
-        """async (exclude) => {
+        """async ([exclude, timeoutMs]) => {
             const context = exclude.length ? { exclude: exclude.map((s) => [s]) } : document;
-            const result = await window.axe.run(context, {
+            const tooLong = new Promise((_, reject) => setTimeout(
+                () => reject(new Error(`axe.run did not finish within ${timeoutMs} ms`)), timeoutMs
+            ));
+            const result = await Promise.race([tooLong, window.axe.run(context, {
                 runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
-            });
+            })]);
             return result.violations.map((v) => ({
                 id: v.id, impact: v.impact, help: v.help,
                 nodes: v.nodes.map((n) => n.target.join(" ") + " — " + n.failureSummary),
             }));
         }""",
-        exclude or [],
+        [exclude or [], AXE_TIMEOUT_MS],
     )
 
 

@@ -14,13 +14,15 @@ and very long words wrap inside their message.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
-from inbox.models import DataSubjectRequest
+from inbox.models import DataSubjectRequest, Message
 from tests.browser.conftest import DESKTOP, TABLET, save_screenshot
+from tests.figures import report_figures
 from tests.hostile.payloads import BY_ID, NAMES, PAYLOADS
 from tests.hostile.seed import (
     SEARCH_WORD,
@@ -212,7 +214,16 @@ def _inbox_paths() -> dict[str, str]:
 
 
 def test_no_hostile_input_runs_or_breaks_the_layout_on_any_screen(
-    browser, page, live_server, log_in, sandbox, channel, mastodon_channel, administrator, trainee
+    browser,
+    page,
+    live_server,
+    log_in,
+    sandbox,
+    channel,
+    mastodon_channel,
+    administrator,
+    trainee,
+    pytestconfig,
 ) -> None:
     from inbox.services import topic_create
 
@@ -294,7 +305,26 @@ def test_no_hostile_input_runs_or_breaks_the_layout_on_any_screen(
     visit.check("/settings/", "hostile-staff-settings")
 
     elapsed = time.monotonic() - started
-    print(f"hostile: seeded in {seeded_in:.1f}s, {len(visit.visited)} screens in {elapsed:.1f}s")
+    categories = Counter(payload.category for payload in PAYLOADS)
+    messages = Message.objects.filter(direction=Message.Direction.INBOUND).count()
+    report_figures(
+        pytestconfig,
+        "hostile-input",
+        [
+            f"hostile input: {len(PAYLOADS)} payloads in {len(categories)} categories, "
+            f"{sum(payload.as_name for payload in PAYLOADS)} also as names and handles; "
+            f"{messages} citizen messages on {len(seeded.channels)} platforms; "
+            f"{len(visit.visited)} screens checked, {len(visit.failures)} findings; "
+            f"seeded in {seeded_in:.1f} s, {elapsed:.1f} s in all"
+        ],
+        {
+            "payloads": len(PAYLOADS),
+            "categories": dict(categories),
+            "citizen_messages": messages,
+            "screens": visit.visited,
+            "findings": visit.failures,
+        },
+    )
     visit.assert_no_failures()
 
 

@@ -23,7 +23,6 @@ same sequence of requests; which request comes first still depends on timing).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import time
@@ -44,13 +43,13 @@ from channels.services import channel_create
 from inbox.models import AgentProfile, AuditEvent, Conversation, Message
 from inbox.services import reply_create, staff_member_create
 from tests.chaos.harness import (
-    ARTIFACTS,
     OwnRedis,
     Worker,
     advisory_locks_held,
     drop_database_connections,
 )
 from tests.conftest import PASSWORD
+from tests.figures import report_figures
 from webcare.celery import app as celery_app
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
@@ -711,8 +710,6 @@ def _compare_audit(figures: Figures, outbound: list[dict[str, Any]]) -> None:
 
 def _report(request: pytest.FixtureRequest, figures: Figures) -> None:
     summary = figures.as_json()
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "chaos-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     lines = [
         f"chaos suite (seed {summary['seed']}): {summary['duration_seconds']} s "
         f"({summary['chaos_seconds']} s of faults, settled in {summary['settle_seconds']} s)",
@@ -736,12 +733,4 @@ def _report(request: pytest.FixtureRequest, figures: Figures) -> None:
         f"  problems: {len(summary['problems'])}",
         *(f"    {problem}" for problem in summary["problems"][:30]),
     ]
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is not None and capture is not None:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line("")
-            for line in lines:
-                reporter.write_line(line)
-    else:
-        print("\n".join(lines))
+    report_figures(request.config, "chaos-summary", lines, summary)

@@ -119,7 +119,7 @@ def test_resolving_ends_the_care_cycle_and_frees_the_assignee(
     assert cycle.resolved_at is not None
     assert cycle.resolved_by == agent.user
     # Capacity freed up: assignment runs after commit.
-    assert [callback.__self__.name for callback in callbacks] == ["inbox.assign_waiting"]
+    assert [callback.args[0].name for callback in callbacks] == ["inbox.assign_waiting"]
     event = AuditEvent.objects.get(action="conversation.resolved")
     assert event.actor == agent.user
     assert event.data == {"previous_status": "open", "care_cycle": 1}
