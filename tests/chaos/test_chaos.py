@@ -488,6 +488,8 @@ def test_no_message_lost_or_doubled_no_reply_doubled_or_dropped_under_chaos(
         for prefix in ("/2/", "/api/", "/v"):
             sandbox.add_fault(prefix, None, method="GET", spoil="truncate")
             sandbox.add_fault(prefix, 503, method="GET")
+        # And one early reply is posted while its answer is lost (a random draw may give none).
+        sandbox.add_fault("/", 502, method="POST", after_processing=True)
         chaos_started = time.monotonic()
         next_publish = 0.0
         while (elapsed := time.monotonic() - chaos_started) < CHAOS_SECONDS:
