@@ -21,6 +21,7 @@ from inbox.models import (
     Team,
     TeamMembership,
 )
+from inbox.selectors.assignment import open_load
 
 
 @dataclass(frozen=True)
@@ -159,12 +160,7 @@ def agents_with_load() -> QuerySet[AgentProfile]:
     """Every team member with `load`: their open conversations (what capacity limits)."""
     return (
         AgentProfile.objects.select_related("user")
-        .annotate(
-            load=Count(
-                "user__assigned_conversations",
-                filter=Q(user__assigned_conversations__status=Conversation.Status.OPEN),
-            )
-        )
+        .annotate(load=open_load())
         .prefetch_related(
             Prefetch(
                 "user__team_memberships",
