@@ -2,7 +2,7 @@
 (docs/architecture.md, "Four-eyes approval and collision detection").
 
 Per conversation two sorted sets, members user ids, scores the moment the entry expires:
-`webcare:collision:<conversation>:viewing` (refreshed by the page's poll every 2 s, gone
+`<cache prefix>:collision:<conversation>:viewing` (refreshed by the page's poll every 2 s, gone
 VIEWING_SECONDS after the last one, when the tab was closed) and `…:typing` (refreshed by the
 composer at most every 3 s, gone TYPING_SECONDS after the last keystroke). Expired members
 are removed on each read; each key has a TTL too, so a conversation nobody opens any more
@@ -50,7 +50,9 @@ def _client(url: str) -> redis.Redis:
 
 
 def _key(conversation_id: int, kind: str) -> str:
-    return f"webcare:collision:{conversation_id}:{kind}"
+    # Under the cache's prefix, so two installations sharing one Redis database (or the load
+    # test beside `make run`) do not see each other's colleagues.
+    return f"{settings.CACHES['default']['KEY_PREFIX']}:collision:{conversation_id}:{kind}"
 
 
 def _unavailable(error: redis.exceptions.RedisError) -> None:

@@ -287,3 +287,15 @@ def test_without_redis_the_conversation_page_still_works_without_collision_info(
     assert poll.status_code == 200
     assert typing.status_code == 204
     assert "Collision detection is unavailable" in caplog.text
+
+
+def test_collision_keys_carry_the_cache_prefix(settings):
+    """Two installations (or the load test beside `make run`) sharing one Redis database
+    must not see each other's colleagues."""
+    from inbox.collision import _key
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {**settings.CACHES["default"], "KEY_PREFIX": "gemeente-b"},
+    }
+    assert _key(7, "viewing") == "gemeente-b:collision:7:viewing"
