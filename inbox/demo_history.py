@@ -1,5 +1,5 @@
 """Weeks or years of a municipality's webcare at once, for the demo (`make run`) and the
-dashboard benchmark (benchmarks/test_dashboard_speed.py).
+dashboard benchmark (bench/micro/test_dashboard_speed.py).
 
 The services stamp rows with now() and take a transaction per message, far too slow for a
 million past messages. This module plays each conversation's life through a small copy of

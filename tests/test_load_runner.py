@@ -1,4 +1,4 @@
-"""The load test's own logic (benchmarks/load/): its arguments, where its database goes, the
+"""The load test's own logic (bench/load/): its arguments, where its database goes, the
 percentiles and the verdict of its report, and reading the real inbox page as its agents
 do. The load test itself runs with `make load`."""
 
@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from benchmarks.load.pages import conversation_ids_in, list_needs_refresh, parse_page
-from benchmarks.load.report import (
+from bench.load.pages import conversation_ids_in, list_needs_refresh, parse_page
+from bench.load.report import (
     INBOX_PAGE,
     IngestFigures,
     build_report,
     format_report,
     percentile,
 )
-from benchmarks.load.runner import database_url_for, parse_arguments
+from bench.load.runner import database_url_for, parse_arguments
 from inbox.models import Message
 from tests.inbox.helpers import citizen_writes
 

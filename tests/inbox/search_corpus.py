@@ -1,5 +1,5 @@
 """Many Dutch-ish messages, notes and contacts at once, for the search plan test and the
-search benchmark (benchmarks/test_search_speed.py).
+search benchmark (bench/micro/test_search_speed.py).
 
 Straight SQL (`INSERT … SELECT generate_series`) rather than services: 200,000 messages
 through the ingest path would take many minutes, and search only reads these rows.

@@ -1,4 +1,4 @@
-"""The team lead's dashboard over a big history (printed, not asserted; run with `make bench`).
+"""The team lead's dashboard over a big history (printed, not asserted; run with `make bench-micro`).
 
 Generates WEBCARE_BENCH_DASHBOARD_MESSAGES messages (default 1,000,000) over
 WEBCARE_BENCH_DASHBOARD_DAYS days (default 730) with inbox/demo_history.py, the rows the
@@ -10,7 +10,7 @@ services would have left, then times:
   client: p50/p95 over 20 requests, and the number of queries);
 - the CSV export of one table over 90 days.
 
-For a quick run: WEBCARE_BENCH_DASHBOARD_MESSAGES=20000 make bench.
+For a quick run: WEBCARE_BENCH_DASHBOARD_MESSAGES=20000 make bench-micro.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 
 # The production-like template rendering of the page benchmark, shared with it.
-from benchmarks.test_benchmarks import production_template_rendering  # noqa: F401
-from benchmarks.test_search_speed import percentiles_ms, report
+from bench.micro.test_benchmarks import production_template_rendering  # noqa: F401
+from bench.micro.test_search_speed import percentiles_ms, report
 from inbox.demo_history import generate_history
 from inbox.models import AgentProfile, CareCycle, Conversation, Message, Team
 from inbox.services import staff_member_create, team_create, team_member_add

@@ -1,19 +1,19 @@
-"""The load test's runner: `python -m benchmarks.load [--agents 50] [--seconds 60] …`.
+"""The load test's runner: `python -m bench.load [--agents 50] [--seconds 60] …`.
 
 `make load` runs it through `webcare.devservices exec`, so DATABASE_URL and REDIS_URL point
 at the embedded servers on a fresh machine, or at the ones configured. The runner never
 touches the data behind them:
 
 1. creates a database of its own on that server (`webcare_load`), migrates it and seeds a
-   working day's inbox (benchmarks/load/seed.py); Redis keys get a prefix and a Celery
+   working day's inbox (bench/load/seed.py); Redis keys get a prefix and a Celery
    queue of their own;
 2. starts the processes as production runs them: gunicorn with DEBUG off (a generated
    SECRET_KEY; plain http on loopback, so the TLS-only settings are switched off
    explicitly), a Celery worker and beat, and the sandbox platform generating citizen
    traffic, which beat's polls and the Facebook webhooks bring in throughout;
-3. runs locust headless with one simulated agent per account (benchmarks/load/agents.py)
+3. runs locust headless with one simulated agent per account (bench/load/agents.py)
    while sampling how many citizen messages are stored;
-4. prints the figures (benchmarks/load/report.py), writes them as JSON with --json-out,
+4. prints the figures (bench/load/report.py), writes them as JSON with --json-out,
    stops every process group and drops the database (unless --keep).
 
 Exit status: 0 when no request failed and ingest kept going, 1 otherwise, 2 for a set-up
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from benchmarks.load import report as load_report
+from bench.load import report as load_report
 from webcare.devservices import (
     BASE_DIR,
     StopRequest,
@@ -83,7 +83,7 @@ def _positive_float(raw: str) -> float:
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     cores = os.cpu_count() or 1
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.load",
+        prog="python -m bench.load",
         description="Simulated agents work the inbox on gunicorn while ingest runs; prints "
         "p50/p95/p99 per endpoint. Run it with `make load LOAD_ARGS='…'`.",
     )
@@ -193,7 +193,7 @@ class LoadRun:
                 "SECURE_SSL_REDIRECT": "0",
                 "SECURE_HSTS_SECONDS": "0",
                 "BEHIND_TLS_PROXY": "0",
-                "DJANGO_SETTINGS_MODULE": "benchmarks.load.settings",
+                "DJANGO_SETTINGS_MODULE": "bench.load.settings",
                 "LOAD_STATIC_ROOT": str(self.workdir / "static"),
                 # seed_demo points the demo channels at this port.
                 "SANDBOX_PORT": str(self.sandbox_port),
@@ -227,7 +227,7 @@ class LoadRun:
         seed_output = self.run_step(
             "seed",
             [
-                sys.executable, "-m", "benchmarks.load.seed",
+                sys.executable, "-m", "bench.load.seed",
                 "--agents", str(arguments.agents),
                 "--seed", str(arguments.seed),
                 "--per-day", str(arguments.history_per_day),
@@ -449,7 +449,7 @@ class LoadRun:
         }
         argv = [
             sys.executable, "-m", "locust",
-            "-f", str(BASE_DIR / "benchmarks" / "load" / "agents.py"),
+            "-f", str(BASE_DIR / "bench" / "load" / "agents.py"),
             "--headless", "--host", self.web_url,
             "--users", str(arguments.agents), "--spawn-rate", str(arguments.spawn_rate),
             # agents.py stops the swarm `seconds` after the warm-up; this is the backstop.

@@ -1,4 +1,4 @@
-"""Speed of the topics hooks of the metrics refresh (printed, not asserted; `make bench`)."""
+"""Speed of the topics hooks of the metrics refresh (printed, not asserted; `make bench-micro`)."""
 
 from __future__ import annotations
 

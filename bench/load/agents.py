@@ -1,4 +1,4 @@
-"""The simulated agents: a locustfile, started by benchmarks/load/runner.py.
+"""The simulated agents: a locustfile, started by bench/load/runner.py.
 
 Each locust user is one agent with an account of its own, doing what the browser does for
 an agent working the inbox (docs/architecture.md, "The agent's screen"):
@@ -34,14 +34,14 @@ from locust import constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
 
-from benchmarks.load.pages import (
+from bench.load.pages import (
     Form,
     Page,
     conversation_ids_in,
     list_needs_refresh,
     parse_page,
 )
-from benchmarks.load.report import INBOX_PAGE
+from bench.load.report import INBOX_PAGE
 
 LIVE_POLL_SECONDS = 1.5  # static/js/live.js
 ACTIVITY_POLL_SECONDS = 2.0  # templates/inbox/_conversation_collision.html, "every 2s"

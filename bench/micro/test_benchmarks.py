@@ -1,6 +1,6 @@
 """Throughput and latency figures, printed rather than asserted (shared, noisy machines).
 
-Run with `make bench`. Each figure is the median of several repetitions; the assertions
+Run with `make bench-micro`. Each figure is the median of several repetitions; the assertions
 only check that the measured work really happened.
 """
 
@@ -70,7 +70,7 @@ def test_poll_and_ingest_throughput(channel, sandbox):
 @pytest.fixture
 def production_template_rendering(monkeypatch, settings):
     """Render templates as production does. pytest-django instruments every render (a
-    signal with a copy of the context) and `make bench` loads settings with DEBUG=1, which
+    signal with a copy of the context) and `make bench-micro` loads settings with DEBUG=1, which
     turns on template debugging; both cost more than the rendering itself."""
     from django.template import Template
     from django.test.utils import _TestState

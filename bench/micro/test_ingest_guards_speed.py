@@ -1,6 +1,6 @@
 """What the guards cost ingest: 2,000 messages through the real ingest service with the
 personal-data and formal-request detectors on and off, twice each, in turns (printed, not
-asserted; `make bench`)."""
+asserted; `make bench-micro`)."""
 
 from __future__ import annotations
 

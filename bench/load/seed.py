@@ -1,4 +1,4 @@
-"""The load test's starting inbox: `python -m benchmarks.load.seed --agents 50`.
+"""The load test's starting inbox: `python -m bench.load.seed --agents 50`.
 
 Runs in a child process with DATABASE_URL pointing at the load test's own database (never
 the developer's), after `migrate`. It creates what `make run` creates (`seed_demo`: the demo
@@ -34,7 +34,7 @@ def agent_usernames(count: int) -> list[str]:
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.load.seed")
+    parser = argparse.ArgumentParser(prog="python -m bench.load.seed")
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--history-days", type=int, default=14)
     parser.add_argument("--per-day", type=int, default=400, help="history messages a day")

@@ -1,5 +1,5 @@
 """Search latency over 200,000 messages, 20,000 notes and 150,000 contacts (printed, not
-asserted; run with `make bench`). docs/architecture.md, "Search", quotes the figures.
+asserted; run with `make bench-micro`). docs/architecture.md, "Search", quotes the figures.
 
 The corpus is generated in SQL (tests/inbox/search_corpus.py): ~12 random words per message
 out of ~150 Dutch words, so "container" is in about one message in eleven (a common word with
@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 # The production-like template rendering of the page benchmark, shared with it.
-from benchmarks.test_benchmarks import production_template_rendering  # noqa: F401
+from bench.micro.test_benchmarks import production_template_rendering  # noqa: F401
 from inbox.models import Message
 from inbox.selectors.search import (
     SearchFilters,
