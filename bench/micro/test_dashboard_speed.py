@@ -1,4 +1,4 @@
-"""The team lead's dashboard over a big history (printed, not asserted; run with `make bench-micro`).
+"""The team lead's dashboard over a big history (printed, not asserted; `make bench-micro`).
 
 Generates WEBCARE_BENCH_DASHBOARD_MESSAGES messages (default 1,000,000) over
 WEBCARE_BENCH_DASHBOARD_DAYS days (default 730) with inbox/demo_history.py, the rows the
