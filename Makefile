@@ -35,9 +35,12 @@ run: $(INSTALLED)  ## Start web, worker, beat and the sandbox platform (Ctrl-C s
 test: $(INSTALLED)  ## Run the tests (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set)
 	DEBUG=1 $(VENV_PYTHON) -m webcare.devservices exec -- $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
 
-# The suite at a million messages (under 20 minutes on 2 cores); writes docs/performance.md.
+# The suite at a million messages (under 20 minutes on 2 cores); writes its figures into
+# docs/performance.md. A quick run that leaves the docs alone (CI's):
+#   make bench BENCH_DOCS= BENCH_ARGS="--scale 0.002 --burst-messages 300 --burst-seconds 20"
+BENCH_DOCS ?= --update-docs
 bench: $(INSTALLED)  ## Benchmarks at a million messages against same-run baselines (docs/performance.md)
-	DEBUG=1 $(VENV_PYTHON) -m webcare.devservices exec -- $(VENV_PYTHON) -m bench --update-docs $(BENCH_ARGS)
+	DEBUG=1 $(VENV_PYTHON) -m webcare.devservices exec -- $(VENV_PYTHON) -m bench $(BENCH_DOCS) $(BENCH_ARGS)
 
 bench-micro: $(INSTALLED)  ## Smaller speed figures of single paths, as pytest runs (printed, not asserted)
 	DEBUG=1 $(VENV_PYTHON) -m webcare.devservices exec -- $(VENV_PYTHON) -m pytest bench/micro -q -s
