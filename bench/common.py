@@ -39,7 +39,7 @@ def team_lead_username() -> str:
 def describe_dataset() -> dict[str, Any]:
     """The counts and people of the dataset already in the database (--reuse, --from-template)."""
     from channels.models import Channel
-    from inbox.models import Contact, Conversation, Message, Note
+    from inbox.models import Contact, Conversation, ConversationTag, Message, Note, Team
 
     return {
         "summary": {
@@ -47,8 +47,10 @@ def describe_dataset() -> dict[str, Any]:
             "conversations": Conversation.objects.count(),
             "contacts": Contact.objects.count(),
             "notes": Note.objects.count(),
+            "tags": ConversationTag.objects.count(),
             "channels": Channel.objects.count(),
             "agents": len(agent_usernames()),
+            "teams": Team.objects.count(),
         },
         "agents": agent_usernames(),
         "team_lead": team_lead_username(),
@@ -68,7 +70,7 @@ def point_channels_at_sandbox(port: int) -> int:
     from channels.sandbox.accounts import DEMO_CREDENTIALS, MASTODON_CREDENTIALS
     from channels.sandbox.graph_api import FACEBOOK_CREDENTIALS
 
-    credentials = {
+    credentials: dict[str, dict[str, str]] = {
         Channel.Kind.TWITTER: DEMO_CREDENTIALS,
         Channel.Kind.FACEBOOK: FACEBOOK_CREDENTIALS,
         Channel.Kind.MASTODON: MASTODON_CREDENTIALS,

@@ -20,17 +20,30 @@ POLL_LOCK_NAMESPACE = 0x5743
 
 @shared_task(name="channels.poll_due", ignore_result=True)
 def poll_due() -> int:
+    """Beat runs this every second (settings.CELERY_BEAT_SCHEDULE): one query, and a poll
+    enqueued for each channel whose interval has elapsed (channel_ids_due_for_poll)."""
     due = channel_ids_due_for_poll(now=timezone.now())
     for channel_id in due:
-        poll.delay(channel_id)
+        poll.delay(channel_id, only_if_due=True)
     return len(due)
 
 
 @shared_task(name="channels.poll", ignore_result=True)
-def poll(channel_id: int) -> None:
+def poll(channel_id: int, only_if_due: bool = False) -> None:
+    """Poll the channel now; with `only_if_due` (beat's polls) only if it is still due.
+
+    While the workers are behind, poll_due finds the same channel due at every check and
+    enqueues it again and again; the first of those polls records its start, and the others
+    find the channel no longer due and do nothing, instead of polling it once per check.
+    Polls asked for outside the schedule (a new channel, renewed credentials) run anyway.
+    """
     # One poll per channel at a time: two would fetch the same page and race on the cursor.
     with poll_lock(channel_id) as acquired:
         if not acquired:
+            return
+        if only_if_due and not channel_ids_due_for_poll(
+            now=timezone.now(), channel_ids=[channel_id]
+        ):
             return
         try:
             channel_poll(channel_id=channel_id)

@@ -20,6 +20,8 @@ _SEPARATORS = re.compile(r"[,\n\r]+")
 _WHITESPACE = re.compile(r"\s+")
 
 
+# Cached: routing compares a new conversation's first text once per keyword rule.
+@lru_cache(maxsize=64)
 def normalize(text: str) -> str:
     """Lower case without accents ("Café" → "cafe", "geïnd" → "geind"), for comparison."""
     decomposed = unicodedata.normalize("NFKD", text)

@@ -229,6 +229,13 @@ DATABASES: dict[str, Any] = {
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
     "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
 )
+# PostgreSQL's JIT compiles a query when its estimated cost is high, which happens for
+# tiny tables never analysed (a team's staff rows rarely reach autovacuum's threshold): 50 ms
+# of compiling for a 0.05 ms query on the conversation page (docs/performance.md). Webcare's
+# queries are short index lookups that never repay compilation. DATABASE_JIT=1 leaves the
+# server's setting alone (e.g. behind a pooler that refuses the `options` parameter).
+if not env_bool("DATABASE_JIT", False):
+    DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
 
 REDIS_URL = env_str("REDIS_URL") or ("" if DEBUG else _PRODUCTION_REDIS_URL)
 if not REDIS_URL:
@@ -329,8 +336,10 @@ CELERY_TIMEZONE = "UTC"
 
 # The one place that defines every periodic schedule (docs/architecture.md, "Queues").
 CELERY_BEAT_SCHEDULE = {
-    # Cheap: enqueues a poll for each channel whose own poll interval has elapsed.
-    "channels.poll_due": {"task": "channels.poll_due", "schedule": 10.0},
+    # Cheap (one query): enqueues a poll for each channel whose own poll interval has elapsed.
+    # Every second, so that a poll starts within a second of being due, not up to a whole
+    # interval late (channels.selectors.channel_ids_due_for_poll).
+    "channels.poll_due": {"task": "channels.poll_due", "schedule": 1.0},
     # Safety net for assignment: new conversations also trigger it directly on commit.
     "inbox.assign_waiting": {"task": "inbox.assign_waiting", "schedule": 60.0},
     # Replies left in `sending` by a crashed worker or a lost response get checked.

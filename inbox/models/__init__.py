@@ -40,7 +40,11 @@ class Contact(models.Model):
         COUNCIL = "council", _("Council member")
         VIP = "vip", _("VIP")
 
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="contacts")
+    # No index of its own: contact_unique_per_channel starts with this column, and every index
+    # costs each write.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.PROTECT, related_name="contacts", db_index=False
+    )
     external_id = models.CharField(max_length=64)
     username = models.CharField(max_length=100, blank=True)
     display_name = models.CharField(max_length=200, blank=True)
@@ -159,7 +163,11 @@ class Conversation(models.Model):
         HIGH = 3, _("High")
         URGENT = 4, _("Urgent")
 
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="conversations")
+    # No index of its own: conversation_unique_thread starts with this column, and every index
+    # costs each write.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.PROTECT, related_name="conversations", db_index=False
+    )
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="conversations")
     # Platform thread key; for X "<conversation_id>:<author id>" (see channels/twitter.py).
     external_thread_id = models.CharField(max_length=200)
@@ -178,11 +186,14 @@ class Conversation(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_from"
     )
     tags = models.ManyToManyField(Tag, through="ConversationTag", related_name="conversations")
+    # No index of its own: conversation_agent_inbox_idx starts with this column, and every index
+    # costs each write.
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
+        db_index=False,
         related_name="assigned_conversations",
     )
     assigned_at = models.DateTimeField(null=True, blank=True)
@@ -249,6 +260,13 @@ class Conversation(models.Model):
             ),
             # Dashboard: conversations that started in the reporting window, per channel.
             models.Index(fields=["channel", "first_inbound_at"], name="conversation_dashboard_idx"),
+            # The inbox's queues and their counts read only the conversations that are still
+            # work, a few thousand among hundreds of thousands (docs/plans/inbox-all.txt).
+            models.Index(
+                fields=["assignee", "team"],
+                name="conversation_active_idx",
+                condition=Q(status__in=["open", "pending", "snoozed"]),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -260,8 +278,10 @@ class CareCycle(models.Model):
     resolved, to its resolution. Response-time metrics are per cycle (docs/architecture.md,
     "Conversation lifecycle")."""
 
+    # No index of its own: carecycle_unique starts with this column, and every index
+    # costs each write.
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="care_cycles"
+        Conversation, on_delete=models.CASCADE, related_name="care_cycles", db_index=False
     )
     number = models.PositiveIntegerField()
     started_at = models.DateTimeField()
@@ -366,11 +386,16 @@ class Message(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
+    # Neither key has an index of its own: message_thread_idx starts with the conversation
+    # and message_dashboard_idx with the channel, and every index of this, the biggest
+    # table, costs each ingest (docs/performance.md, "Ingest").
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages"
+        Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     # Denormalised from the conversation so that uniqueness of platform ids is per channel.
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages")
+    channel = models.ForeignKey(
+        Channel, on_delete=models.PROTECT, related_name="messages", db_index=False
+    )
     direction = models.CharField(max_length=16, choices=Direction.choices)
     # The platform's id; null for an outbound reply until the platform has accepted it.
     # NULL, not "", so that the unique constraint lets many unsent replies coexist.
@@ -639,12 +664,15 @@ class AuditEvent(models.Model):
     text, so the trail may outlive the conversations retention removes."""
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    # Null when the system acted (poller, assignment task, delivery worker).
+    # Null when the system acted (poller, assignment task, delivery worker). No index of its
+    # own, nor the conversation's: auditevent_actor_idx and auditevent_conversation_idx
+    # start with them, and every index costs each of the many writes.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
+        db_index=False,
         related_name="+",
     )
     action = models.CharField(max_length=64)
@@ -652,7 +680,12 @@ class AuditEvent(models.Model):
         Channel, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events"
+        Conversation,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+        db_index=False,
     )
     message = models.ForeignKey(
         Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

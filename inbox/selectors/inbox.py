@@ -17,12 +17,14 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import (
     BooleanField,
     Case,
     Count,
     Exists,
     F,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -56,6 +58,14 @@ NEAR_NORM_SHARE = 0.75
 MAX_PAGE = 100_000
 
 OPEN_AND_PENDING = (Conversation.Status.OPEN, Conversation.Status.PENDING)
+# The conversations that are still work: every queue with statuses shows only these, and
+# the partial index conversation_active_idx holds exactly these rows, so that the queues
+# read a few thousand rows, not the whole history (docs/plans/inbox-all.txt).
+ACTIVE_STATUSES = (
+    Conversation.Status.OPEN,
+    Conversation.Status.PENDING,
+    Conversation.Status.SNOOZED,
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,8 @@ QUEUES: tuple[Queue, ...] = (
 )
 QUEUES_BY_KEY = {queue.key: queue for queue in QUEUES}
 DEFAULT_QUEUE = "mine"
+if not all(set(queue.statuses or ()) <= set(ACTIVE_STATUSES) for queue in QUEUES):
+    raise AssertionError("a queue shows statuses outside ACTIVE_STATUSES: see inbox_counts")
 
 
 @dataclass(frozen=True)
@@ -187,9 +199,23 @@ class InboxFilters:
 # --- the queues ------------------------------------------------------------------------------
 
 
+class _EqualsAny(Func):
+    """`value = ANY(ARRAY(SELECT …))`: PostgreSQL runs the uncorrelated subquery once and
+    looks the ids up in the primary key, also as one arm of an OR (inbox_counts), where an
+    `id IN (SELECT …)` could only be checked row by row after reading the whole table."""
+
+    arg_joiner = " = ANY("
+    template = "%(expressions)s)"
+    output_field = BooleanField()
+
+
+def _id_in(ids: QuerySet[Any]) -> Q:
+    return Q(_EqualsAny(F("id"), ArraySubquery(ids)))
+
+
 def _queue_condition(queue: Queue, *, user: User, is_team_lead: bool) -> Q:
     """Which conversations belong to the queue, statuses aside. The subqueries are
-    uncorrelated (`id IN (SELECT …)`), so PostgreSQL runs each once, not once per row."""
+    uncorrelated, so PostgreSQL runs each once, not once per row."""
     if queue.key == "mine":
         return Q(assignee=user)
     if queue.key == "unassigned":
@@ -198,13 +224,13 @@ def _queue_condition(queue: Queue, *, user: User, is_team_lead: bool) -> Q:
         return Q(team_id__in=TeamMembership.objects.filter(user=user).values("team_id"))
     if queue.key == "mentions":
         unread_mentions = NoteMention.objects.filter(user=user, read_at__isnull=True)
-        return Q(id__in=unread_mentions.values("note__conversation_id"))
+        return _id_in(unread_mentions.values("note__conversation_id"))
     if queue.key == "approval":
         # Team leads review every waiting reply; an agent sees their own.
         waiting = Message.objects.filter(delivery_status=Message.DeliveryStatus.AWAITING_APPROVAL)
         if not is_team_lead:
             waiting = waiting.filter(author_user=user)
-        return Q(id__in=waiting.values("conversation_id"))
+        return _id_in(waiting.values("conversation_id"))
     return Q()
 
 
@@ -263,9 +289,29 @@ class InboxCounts:
     listed: int
 
 
+def _listed_among_active(filters: InboxFilters) -> bool:
+    """Whether the filtered list holds only conversations `inbox_counts` reads anyway."""
+    return (
+        filters.queue_info.statuses is None
+        or filters.status is None
+        or filters.status in ACTIVE_STATUSES
+    )
+
+
 def inbox_counts(*, user: User, is_team_lead: bool, filters: InboxFilters) -> InboxCounts:
     """Every queue's count and the filtered list's total in one aggregate query. The queue
-    counts ignore the filters: they say how much work each queue holds."""
+    counts ignore the filters: they say how much work each queue holds.
+
+    The query reads only the rows that can count: the active conversations (an index of
+    their own), the few of the mentions and approval queues (any status), and the filtered
+    list when it asks for another status (resolved ones: rare, and then a longer read)."""
+    counted = Q(status__in=ACTIVE_STATUSES)
+    for queue in QUEUES:
+        if queue.statuses is None:
+            counted |= _queue_condition(queue, user=user, is_team_lead=is_team_lead)
+    listed = _list_condition(filters, user=user, is_team_lead=is_team_lead)
+    if not _listed_among_active(filters):
+        counted |= listed
     aggregates = {
         queue.key: Count(
             "id",
@@ -275,10 +321,8 @@ def inbox_counts(*, user: User, is_team_lead: bool, filters: InboxFilters) -> In
         )
         for queue in QUEUES
     }
-    aggregates["listed"] = Count(
-        "id", filter=_list_condition(filters, user=user, is_team_lead=is_team_lead)
-    )
-    counts = _listed_conversations().aggregate(**aggregates)
+    aggregates["listed"] = Count("id", filter=listed)
+    counts = _listed_conversations().filter(counted).aggregate(**aggregates)
     return InboxCounts(
         queues=[
             QueueCount(
@@ -411,10 +455,18 @@ def inbox_page(
     condition = _list_condition(filters, user=user, is_team_lead=is_team_lead)
     conversations = _listed_conversations().filter(condition)
     with_mention = filters.queue == "mentions"
-    rows = _annotated_rows(_ordered(conversations), user=user, with_mention=with_mention)
     start = (filters.page - 1) * INBOX_PAGE_SIZE
-    # One row more than the page tells whether there is a next page.
-    found = list(rows[start : start + INBOX_PAGE_SIZE + 1])
+    # One row more than the page tells whether there is a next page. The page is chosen
+    # in a subquery of the conversations alone, so that the joins and the subqueries of
+    # each row run for these rows only: joined first, PostgreSQL would rather read the
+    # whole table than look up a contact per open conversation (docs/plans/inbox-all.txt).
+    page_ids = _ordered(conversations).values("id")[start : start + INBOX_PAGE_SIZE + 1]
+    rows = _annotated_rows(
+        _ordered(_listed_conversations().filter(id__in=page_ids)),
+        user=user,
+        with_mention=with_mention,
+    )
+    found = list(rows)
     norm = timedelta(minutes=settings.WEBCARE_RESPONSE_NORM_MINUTES)
     return InboxPage(
         rows=[

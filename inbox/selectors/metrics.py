@@ -1000,10 +1000,15 @@ def backlog_table(query: MetricsQuery) -> MetricsTable:
 @dataclass(frozen=True)
 class WaitingConversation:
     conversation_id: int
-    url: str
     waiting_since: datetime
     deadline: datetime | None
     norm: str
+
+    @property
+    def url(self) -> str:
+        # Only the few listed ones are linked: reversing a URL for every waiting
+        # conversation cost more than their deadlines (bench/pages.py, dashboard).
+        return reverse("inbox:conversation", args=[self.conversation_id])
 
 
 @dataclass
@@ -1074,7 +1079,6 @@ def dashboard_now(query: MetricsQuery) -> NowStrip:
         deadline = norm.deadline(since, calendars[team_id]) if norm else None
         item = WaitingConversation(
             conversation_id=conversation_id,
-            url=reverse("inbox:conversation", args=[conversation_id]),
             waiting_since=since,
             deadline=deadline,
             norm=norm.name if norm else "",

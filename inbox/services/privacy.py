@@ -54,7 +54,6 @@ __all__ = [
     "contacts_anonymise",
     "conversations_anonymise",
     "conversations_delete",
-    "erased_external_ids",
     "erased_messages_prune",
     "retention_apply",
     "retention_policy_set",
@@ -145,17 +144,6 @@ def _remember_erased_messages(cursor: Any, conversation_ids: list[int], now: dat
             "prefix": ANONYMISED_PREFIX,
         },
     )
-
-
-def erased_external_ids(*, channel_id: int, external_ids: Iterable[str]) -> set[str]:
-    """Which of these platform ids of the channel belong to erased messages: one query."""
-    by_digest = {erased_message_digest(external_id): external_id for external_id in external_ids}
-    if not by_digest:
-        return set()
-    found = ErasedPlatformMessage.objects.filter(
-        channel_id=channel_id, external_id_digest__in=list(by_digest)
-    ).values_list("external_id_digest", flat=True)
-    return {by_digest[digest] for digest in found}
 
 
 def erased_messages_prune(*, now: datetime | None = None) -> int:

@@ -9,19 +9,20 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils.translation import gettext as _
 
 from channels.models import Channel
 from inbox import routing
 from inbox.models import Contact, Conversation, RoutingRule, Team
 from inbox.services.assignment import staff_profile_or_denied, team_lead_or_denied
-from inbox.services.common import ServiceError, audit
+from inbox.services.common import BatchAuditEvent, ServiceError, audit
 
 __all__ = [
     "Route",
     "Router",
     "contact_set_category",
-    "conversation_record_route",
+    "conversation_route_audit_event",
     "router_load",
     "routing_rule_create",
     "routing_rule_delete",
@@ -57,7 +58,15 @@ class Router:
 
 
 def router_load() -> Router:
-    rules = [
+    # The default team rides along with the rules: one query for both, as ingest reads them
+    # for every poll that starts a conversation.
+    default_team = Team.objects.filter(is_default=True).values("id")[:1]
+    active_rules: list[RoutingRule] = list(
+        RoutingRule.objects.filter(is_active=True)
+        .annotate(default_team_id=Subquery(default_team))
+        .order_by("position", "id")
+    )
+    rules: list[routing.Rule[RoutingRule]] = [
         routing.Rule(
             conditions=routing.RuleConditions(
                 channel_id=rule.channel_id,
@@ -66,23 +75,30 @@ def router_load() -> Router:
             ),
             outcome=rule,
         )
-        for rule in RoutingRule.objects.filter(is_active=True).order_by("position", "id")
+        for rule in active_rules
     ]
-    default_team_id = Team.objects.filter(is_default=True).values_list("id", flat=True).first()
+    default_team_id = (
+        active_rules[0].default_team_id  # type: ignore[attr-defined]
+        if active_rules
+        else default_team.values_list("id", flat=True).first()
+    )
     return Router(rules=rules, default_team_id=default_team_id)
 
 
-def conversation_record_route(conversation: Conversation, route: Route) -> None:
-    """The audit event of a new conversation's routing (ingest stored the route with the
-    conversation row, in its transaction)."""
-    audit(
-        "conversation.routed",
+def conversation_route_audit_event(conversation: Conversation, route: Route) -> BatchAuditEvent:
+    """The audit event of a new conversation's routing, for ingest to save with its batch
+    (`audit_events_save`): ingest stored the route with the conversation row, in the same
+    transaction. The conversation may not have its id yet."""
+    return BatchAuditEvent(
+        action="conversation.routed",
         channel_id=conversation.channel_id,
-        conversation_id=conversation.id,
-        rule_id=route.rule_id,
-        routed_by="rule" if route.rule_id is not None else "default",
-        team_id=route.team_id,
-        priority=route.priority,
+        conversation=conversation,
+        data={
+            "rule_id": route.rule_id,
+            "routed_by": "rule" if route.rule_id is not None else "default",
+            "team_id": route.team_id,
+            "priority": route.priority,
+        },
     )
 
 

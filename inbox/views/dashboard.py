@@ -221,21 +221,21 @@ PAGE_TABLES = [
 
 def _dashboard_context(query: MetricsQuery) -> dict[str, Any]:
     tables = {slug: TABLES[slug](query) for slug in PAGE_TABLES}
+    # Formatted once: the breaches' cells are both a table and the rows with their links.
+    displayed = {slug: charts.display_table(table) for slug, table in tables.items()}
     return {
         # The topics section's own context (selectors/topics.py), passed to its partial.
         "topics_overview": topics_overview(query),
         "query": query,
         "export_query": urlencode(query.as_params()),
-        "tables": {slug.replace("-", "_"): charts.display_table(t) for slug, t in tables.items()},
+        "tables": {slug.replace("-", "_"): table for slug, table in displayed.items()},
         "key_figures": _key_figures(tables["summary"]),
         "period": tables["summary"].rows[0]["period"],
         "previous_period": tables["summary"].rows[1]["period"],
         "charts": _charts(tables),
         "breach_rows": [
             (cells, reverse("inbox:conversation", args=[row["conversation"]]), row["conversation"])
-            for cells, row in zip(
-                charts.display_table(tables["breaches"]).rows, tables["breaches"].rows, strict=True
-            )
+            for cells, row in zip(displayed["breaches"].rows, tables["breaches"].rows, strict=True)
         ],
         "now": metrics_selectors.dashboard_now(query),
         "pending_changes": metrics_pending_changes(),

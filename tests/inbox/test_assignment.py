@@ -168,6 +168,31 @@ def test_the_round_robin_continues_across_runs(channel, agent, second_agent):
     assert assigned_events()[-1].data["reason"] == "round_robin"
 
 
+def test_a_run_stores_each_assignee_the_time_and_every_agents_turn(channel, agent, second_agent):
+    waiting_conversations(channel, 3)
+    before = timezone.now()
+
+    conversations_assign_waiting()
+
+    rows = list(
+        Conversation.objects.order_by("waiting_since").values_list("assignee_id", "assigned_at")
+    )
+    assert [assignee for assignee, _at in rows] == [
+        event.data["assignee_id"] for event in assigned_events()
+    ]
+    assert [assignee for assignee, _at in rows] == [
+        agent.user_id,
+        second_agent.user_id,
+        agent.user_id,
+    ]
+    assert len({at for _assignee, at in rows}) == 1
+    assert rows[0][1] >= before
+    agent.refresh_from_db()
+    second_agent.refresh_from_db()
+    # Anouk had the run's last turn (the third conversation), so Bram is next.
+    assert before <= second_agent.last_assigned_at < agent.last_assigned_at
+
+
 def test_offline_and_away_agents_get_nothing(channel, agent, second_agent):
     third = make_agent("cas")
     agent_set_presence(actor=agent.user, presence="offline")

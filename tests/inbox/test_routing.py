@@ -327,8 +327,8 @@ def test_one_ingest_batch_reads_the_rules_once_and_writes_each_conversation_once
         q for q in queries if q["sql"].startswith('UPDATE "inbox_conversation"')
     ]
     assert len(rule_reads) == 1
-    # Team and priority are in the INSERT; the only updates note the inbound message.
-    assert len(conversation_updates) == len(batch)
+    # Team, priority and the first message's times are in the INSERT: no update follows.
+    assert conversation_updates == []
     teams_by_thread = dict(Conversation.objects.values_list("external_thread_id", "team__name"))
     assert teams_by_thread["batch-1"] == teams["afval"].name
     assert teams_by_thread["batch-2"] == Team.objects.get(is_default=True).name
