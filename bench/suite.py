@@ -151,7 +151,8 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=_positive_float,
         default=300.0,
         help="the burst arrives within this many seconds (default 300: twice the issue's "
-        "rate of 50,000 in 10 minutes, which keeps `make bench` under 20 minutes)",
+        "rate of 50,000 in 10 minutes, which keeps `make bench` under 20 minutes); without "
+        "--burst-messages it scales with --scale (at least 10 s), so the rate stays the same",
     )
     parser.add_argument(
         "--json-out",

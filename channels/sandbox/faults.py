@@ -413,12 +413,23 @@ class RateLimiter:
         self._lock = threading.Lock()
         # endpoint -> (window reset as epoch seconds, requests used in this window)
         self._windows: dict[str, tuple[int, int]] = {}
+        # Limits other than X's, set through the control API until the next reset.
+        self._overrides: dict[str, int] = {}
+
+    def set_limits(self, limits: Mapping[str, int]) -> None:
+        with self._lock:
+            self._overrides.update({str(key): int(value) for key, value in limits.items()})
+
+    def limits(self) -> dict[str, int]:
+        """The limit of each endpoint X publishes one for, with any override applied."""
+        with self._lock:
+            return {**RATE_LIMITS, **self._overrides}
 
     def consume(self, endpoint: str) -> tuple[bool, dict[str, str]]:
         """Count one request. Returns (allowed, headers to send with the response)."""
-        limit = RATE_LIMITS.get(endpoint, DEFAULT_RATE_LIMIT)
         now = int(time.time())
         with self._lock:
+            limit = self._overrides.get(endpoint) or RATE_LIMITS.get(endpoint, DEFAULT_RATE_LIMIT)
             reset_at, used = self._windows.get(endpoint, (0, 0))
             if now >= reset_at:
                 reset_at, used = now + RATE_LIMIT_WINDOW_SECONDS, 0
@@ -436,3 +447,4 @@ class RateLimiter:
     def reset(self) -> None:
         with self._lock:
             self._windows.clear()
+            self._overrides.clear()

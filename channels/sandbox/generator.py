@@ -546,3 +546,136 @@ def _truncate(text: str) -> str:
     while weighted_length(text + "…") > MAX_TWEET_LENGTH:
         text = text.rsplit(" ", 1)[0]
     return text + "…"
+
+
+# ---------------------------------------------------------------------- crisis bursts
+
+# A storm over Demodorp: what thousands of residents tweet at the municipality within
+# minutes (docs/performance.md, "Crisis burst"). The same hashtags recur, as they do when a
+# crisis trends; the texts are the sandbox's own, like the ones above.
+CRISIS_HASHTAGS: Final = ("#storm", "#Demodorp", "#codeoranje", "#stormdemodorp")
+CRISIS_MESSAGES: Final = (
+    "Er ligt een omgewaaide boom dwars over de {street}. Niemand kan erlangs, ook de "
+    "ambulance niet!",
+    "Ons dak aan de {street} {number} is half weg, de dakpannen liggen op straat. Wie komt "
+    "dit afzetten?",
+    "De kelder staat blank, het water komt door de putten omhoog op de {street}. Waar halen "
+    "we zandzakken?",
+    "Al {hours} uur geen stroom in de wijk rond de {street}. Weet iemand wanneer het terugkomt?",
+    "Bij {place} is een steiger omgewaaid. Levensgevaarlijk, er lopen nog mensen langs.",
+    "Is de {bin} morgen nog gewoon? Halve straat ligt vol takken en afval door de storm.",
+    "De tunnel onder het spoor bij de {street} staat vol water. Auto's rijden er gewoon in!",
+    "Lantaarnpaal op de {street} hangt scheef en zwiept heen en weer. Graag snel iemand sturen.",
+    "Moeten de scholen morgen dicht? Op de website staat nog niets en wij moeten het nu weten.",
+    "Het noodnummer op jullie site is de hele tijd in gesprek. Wat moeten we doen bij schade?",
+    "Bewoners van de {street} worden geëvacueerd, maar waar is de opvang? Niemand weet iets.",
+    "Grote tak op een geparkeerde auto aan de {street} {number}. Wie is aansprakelijk?",
+    "Waarom horen we niets van de gemeente? Het is hier chaos op de {street}.",
+    "Bedankt aan de mensen van de buitendienst die in dit weer de {street} vrijmaken 👏",
+)
+CRISIS_DETAILS: Final = (
+    "Er zijn kinderen in huis.",
+    "Mijn buurvrouw is 90 en durft niet naar buiten.",
+    "Foto's kan ik sturen.",
+    "De brandweer zegt dat we bij jullie moeten zijn.",
+    "Het wordt alleen maar erger.",
+    "Graag snel een reactie!",
+)
+CRISIS_FOLLOW_UPS: Final = (
+    "Nog steeds niemand geweest. Het water stijgt.",
+    "Update: de boom ligt er nog, nu ook de stroom uitgevallen.",
+    "Is er iemand die dit leest?? Al {hours} uur wachten.",
+    "Aanvulling: het gaat om {street} {number}.",
+)
+CRISIS_REACTIONS: Final = (
+    "Hier ook! Bij ons op de {street} precies hetzelfde.",
+    "Klopt, ik zag het net ook. Gemeente, doe er iets aan!",
+    "Wij hebben nog zandzakken over, kom gerust langs op de {street}.",
+    "Zelfde hier, al {hours} uur.",
+)
+CRISIS_FIRST_NAMES: Final = (
+    "Anna", "Bas", "Chantal", "Dirk", "Emma", "Finn", "Gijs", "Hanna", "Iris", "Jan",
+    "Kim", "Luuk", "Maud", "Nina", "Omar", "Pim", "Rosa", "Sven", "Tess", "Umut",
+    "Vera", "Wout", "Yusuf", "Zoë", "Fenna", "Milan", "Jesse", "Sara", "Thijs", "Ilse",
+)  # fmt: skip
+CRISIS_LAST_NAMES: Final = (
+    "de Boer", "Vos", "Smits", "de Graaf", "van Dam", "Koster", "Verhoeven", "Jacobs",
+    "Aydin", "Wijnands", "Schipper", "Hoekstra", "Claes", "Bulut", "van Wijk", "Peeters",
+)  # fmt: skip
+# A storm is tweeted about by thousands once and by a few dozen again and again.
+CRISIS_REPEAT_SHARE: Final = 0.2
+# Shares of the burst that answer a tweet instead of starting a thread: the author's own
+# follow-up, or a reaction to someone else's recent tweet.
+CRISIS_FOLLOW_UP_SHARE: Final = 0.1
+CRISIS_REACTION_SHARE: Final = 0.1
+# Replies go to one of the burst's last this-many tweets, as people answer what they see.
+CRISIS_RECENT_WINDOW: Final = 500
+
+
+@dataclass(frozen=True)
+class PublishedTweet:
+    """What the crisis generator remembers of a burst tweet, to let others answer it."""
+
+    tweet_id: str
+    author: Author
+
+
+class CrisisGenerator:
+    """Drafts the tweets of a crisis burst: many authors, some very vocal, some threads.
+
+    Deterministic for (seed, sequence number, recent tweets). Unlike `MessageGenerator` it
+    never looks at the whole timeline: tens of thousands of tweets in minutes must cost the
+    same each, whatever came before.
+    """
+
+    def __init__(self, seed: int, count: int) -> None:
+        self.seed = seed
+        # A vocal few (one per hundred tweets) post a fifth of the burst; the rest are
+        # drawn from a crowd twice the burst's size, so most post once.
+        self.repeat_authors = max(10, count // 100)
+        self.occasional_authors = max(100, count * 2)
+
+    def author(self, rng: random.Random) -> Author:
+        repeat = rng.random() < CRISIS_REPEAT_SHARE
+        # The vocal few, drawn towards the front: the most vocal tweets some 40 times.
+        index = (
+            min(rng.randrange(self.repeat_authors), rng.randrange(self.repeat_authors))
+            if repeat
+            else self.repeat_authors + rng.randrange(self.occasional_authors)
+        )
+        name_rng = random.Random(f"{self.seed}:crisis-author:{index}")  # noqa: S311
+        first = name_rng.choice(CRISIS_FIRST_NAMES)
+        last = name_rng.choice(CRISIS_LAST_NAMES)
+        handle = "".join(ch for ch in first.lower() if ch.isascii() and ch.isalpha())[:6]
+        return Author(f"{handle}_{index}"[:15], f"{first} {last}")
+
+    def draft(self, sequence_number: int, recent: Sequence[PublishedTweet] = ()) -> MessageDraft:
+        rng = random.Random(f"{self.seed}:crisis:{sequence_number}")  # noqa: S311
+        author = self.author(rng)
+        values = {
+            **MessageGenerator._placeholder_values(rng, author),
+            "hours": str(rng.randint(2, 9)),
+        }
+        hashtags = " ".join(rng.sample(CRISIS_HASHTAGS, k=rng.randint(1, 2)))
+        chance = rng.random()
+        if recent and chance < CRISIS_FOLLOW_UP_SHARE + CRISIS_REACTION_SHARE:
+            own = [tweet for tweet in recent if tweet.author == author]
+            others = [tweet for tweet in recent if tweet.author != author]
+            parent: PublishedTweet | None = None
+            if chance < CRISIS_FOLLOW_UP_SHARE and own:
+                parent, templates = own[-1], CRISIS_FOLLOW_UPS
+            elif others:
+                parent, templates = rng.choice(others), CRISIS_REACTIONS
+            if parent is not None:
+                body = rng.choice(templates).format(**values)
+                return MessageDraft(
+                    text=MessageGenerator._fit("", [body, hashtags], values, inline=False),
+                    author=author,
+                    topic="crisis",
+                    in_reply_to_tweet_id=parent.tweet_id,
+                )
+        detail = rng.choice(CRISIS_DETAILS) if rng.random() < 0.4 else ""
+        text = MessageGenerator._fit(
+            "", [rng.choice(CRISIS_MESSAGES), hashtags, detail], values, inline=False
+        )
+        return MessageDraft(text=text, author=author, topic="crisis")

@@ -31,6 +31,7 @@ from channels.sandbox.accounts import (
     DEMO_USERNAME,
     MASTODON_DOMAIN,
 )
+from channels.sandbox.burst import BurstError, CrisisBurst
 from channels.sandbox.faults import (
     DEFAULT_CHAOS_PATH_PREFIXES,
     Chaos,
@@ -159,6 +160,8 @@ class SandboxServer:
         self.on_facebook_event: Callable[[dict[str, Any]], None] | None = None
         self._rate_limiter = RateLimiter()
         self._generator = MessageGenerator(seed)
+        self._burst: CrisisBurst | None = None
+        self._burst_lock = threading.Lock()
         self._httpd: _SandboxHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -201,6 +204,7 @@ class SandboxServer:
         if self._httpd is None:
             return
         self._stopping.set()
+        self.stop_burst()
         self._httpd.shutdown()
         self._httpd.server_close()
         for thread in self._threads:
@@ -343,11 +347,46 @@ class SandboxServer:
     def reset(self) -> None:
         """Forget all tweets, DMs, Mastodon statuses, faults and rate-limit usage (ids keep
         increasing)."""
+        self.stop_burst()
         self._store.reset()
         self._faults.reset()
         self._rate_limiter.reset()
         self._mastodon.rate_limiter.reset()
         self._graph.usage.reset()
+
+    # ------------------------------------------------------------------ crisis burst
+
+    def start_burst(
+        self, count: int, seconds: float, seed: int = 1, channel: str = "x-mentions"
+    ) -> dict[str, Any]:
+        """Publish `count` crisis tweets over the next `seconds`, from a thread of their own
+        (channels/sandbox/burst.py); returns the burst's state. One burst at a time."""
+        with self._burst_lock:
+            if self._burst is not None and self._burst.running:
+                raise BurstError("A burst is running already; DELETE /_sandbox/burst stops it.")
+            self._burst = CrisisBurst(
+                self._store, count=count, seconds=seconds, seed=seed, channel=channel
+            ).start()
+            return self._burst.state()
+
+    def burst_state(self, *, with_ids: bool = False) -> dict[str, Any] | None:
+        """The last burst's progress (None before the first): published so far, first and
+        last tweet id, when it started and stored its last tweet; `ids` on request."""
+        burst = self._burst
+        return burst.state(with_ids=with_ids) if burst is not None else None
+
+    def stop_burst(self) -> dict[str, Any] | None:
+        burst = self._burst
+        if burst is None:
+            return None
+        burst.stop()
+        return burst.state()
+
+    def set_rate_limits(self, limits: Mapping[str, int]) -> dict[str, int]:
+        """Allow other request counts per 15 minutes than X's published ones (a crisis
+        test measuring Webcare, not X's contract); a reset restores X's."""
+        self._rate_limiter.set_limits(limits)
+        return self._rate_limiter.limits()
 
     # ------------------------------------------------------------------ Mastodon
 
@@ -650,9 +689,8 @@ class SandboxServer:
         # before it is stored (a reply posted in between could make it a wrong follow-up).
         with self._store.transaction():
             sequence_number = self._store.count_generated()
-            draft = self._generator.draft(
-                sequence_number, self._store.mentions(), self._store.replies(), follow_up=follow_up
-            )
+            mentions, replies = self._store.timelines_for_reading()
+            draft = self._generator.draft(sequence_number, mentions, replies, follow_up=follow_up)
             author = self._store.ensure_user(draft.author.username, draft.author.name)
             return self._store.add_mention(
                 draft.text,
@@ -843,6 +881,16 @@ class SandboxServer:
             ("POST", "/_sandbox/mentions"): lambda: self._control_add_mention(body),
             ("POST", "/_sandbox/direct_messages"): lambda: self._control_add_direct_message(body),
             ("POST", "/_sandbox/generate"): lambda: self._control_generate(body),
+            ("POST", "/_sandbox/burst"): lambda: self._control_start_burst(body),
+            ("GET", "/_sandbox/burst"): lambda: json_response(200, {"burst": self.burst_state()}),
+            ("GET", "/_sandbox/burst/ids"): lambda: json_response(
+                200, {"burst": self.burst_state(with_ids=True)}
+            ),
+            ("DELETE", "/_sandbox/burst"): lambda: json_response(200, {"burst": self.stop_burst()}),
+            ("GET", "/_sandbox/rate_limits"): lambda: json_response(
+                200, {"limits": self._rate_limiter.limits()}
+            ),
+            ("POST", "/_sandbox/rate_limits"): lambda: self._control_set_rate_limits(body),
             ("POST", "/_sandbox/mastodon/mentions"): lambda: self._control_add_mastodon(body),
             ("GET", "/_sandbox/mastodon/statuses"): lambda: json_response(
                 200, {"statuses": self.mastodon_statuses()}
@@ -860,6 +908,35 @@ class SandboxServer:
             known = sorted({route_path for _, route_path in routes})
             return _control_error(f"Unknown control {method} {path}; try one of {known}.", 404)
         return handler()
+
+    def _control_start_burst(self, body: bytes) -> ApiResponse:
+        request = _json_object(body)
+        count, seconds, seed = request.get("count"), request.get("seconds"), request.get("seed", 1)
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise ControlRequestError("'count' must be a whole number.")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+            raise ControlRequestError("'seconds' must be a number.")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ControlRequestError("'seed' must be a whole number.")
+        try:
+            state = self.start_burst(
+                count, float(seconds), seed, str(request.get("channel", "x-mentions"))
+            )
+        except BurstError as error:
+            raise ControlRequestError(str(error)) from None
+        return json_response(202, {"burst": state})
+
+    def _control_set_rate_limits(self, body: bytes) -> ApiResponse:
+        limits = _json_object(body).get("limits")
+        if not isinstance(limits, dict) or not all(
+            isinstance(value, int) and not isinstance(value, bool) and value > 0
+            for value in limits.values()
+        ):
+            raise ControlRequestError(
+                "'limits' must map endpoints such as \"GET /2/users/:id/mentions\" to a "
+                "positive number of requests per 15 minutes."
+            )
+        return json_response(200, {"limits": self.set_rate_limits(limits)})
 
     def _control_reset(self) -> ApiResponse:
         self.reset()

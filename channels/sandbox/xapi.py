@@ -763,9 +763,17 @@ class XApi:
         timeline_query = TimelineQuery.from_query(query)
         shown = Presentation.from_query(query)
 
-        source = self._store.mentions() if kind == "mentions" else self._store.replies()
-        newest_first = sorted(source, key=lambda tweet: int(tweet["id"]), reverse=True)
-        matching = [tweet for tweet in newest_first if timeline_query.matches(tweet)]
+        upper_bounds = [
+            bound for bound in (timeline_query.until_id, timeline_query.below_id) if bound
+        ]
+        # One more than the page holds tells whether there is a next page.
+        matching = self._store.timeline_page(
+            kind,
+            since_id=timeline_query.since_id,
+            below_id=min(upper_bounds) if upper_bounds else None,
+            limit=timeline_query.max_results + 1,
+            matches=timeline_query.matches,
+        )
         page = matching[: timeline_query.max_results]
         if not page:
             return json_response(200, {"meta": {"result_count": 0}})

@@ -13,7 +13,7 @@ from channels.models import Channel
 from channels.sandbox import DEMO_CREDENTIALS
 from channels.selectors import channel_ids_due_for_poll
 from channels.services import channel_create, channel_poll
-from channels.twitter import MENTIONS_CURSOR, TwitterConnector
+from channels.twitter import MENTIONS_CURSOR, MENTIONS_GAP_CURSOR, TwitterConnector
 from inbox.models import AuditEvent, Contact, Conversation, Message
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +70,34 @@ def test_it_pages_through_every_page_of_new_mentions(channel, sandbox):
 
     assert Message.objects.count() == 130
     assert Contact.objects.count() == 7
+
+
+def test_a_backlog_beyond_one_polls_pages_is_read_by_the_next_polls_without_a_gap(
+    channel, sandbox, monkeypatch
+):
+    # Two pages a poll instead of fifty, so that a few hundred tweets make a crisis.
+    monkeypatch.setattr("channels.twitter.MAX_PAGES", 2)
+    published = [
+        sandbox.add_mention(text=f"Storm: boom om, melding {n}", username=f"b{n % 40}")["id"]
+        for n in range(250)
+    ]
+
+    assert poll(channel) == 200
+    channel.refresh_from_db()
+    assert channel.cursor[MENTIONS_CURSOR] == published[-1]
+    assert channel.cursor[MENTIONS_GAP_CURSOR]["before"] == published[50]
+    # More arrive while the gap is open: the gap is read first, then the new ones.
+    published += [
+        sandbox.add_mention(text=f"Nog een melding {n}", username="later")["id"] for n in range(5)
+    ]
+    assert poll(channel) == 50
+    channel.refresh_from_db()
+    assert MENTIONS_GAP_CURSOR not in channel.cursor
+    assert poll(channel) == 5
+    assert poll(channel) == 0
+
+    stored = sorted(Message.objects.values_list("external_id", flat=True), key=int)
+    assert stored == published
 
 
 def test_a_crash_between_fetch_and_save_loses_nothing(channel, sandbox, monkeypatch):
