@@ -19,11 +19,14 @@ care cycle. One day, two thirds into the period, a storm makes "omgevallen boom"
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import io
 import itertools
 import json
 import math
 import random
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -280,6 +283,21 @@ REOPENINGS = (
     "Ik had jullie eerder gemeld, maar er is nog niemand geweest",
     "Nog een vraag over hetzelfde onderwerp",
 )
+# Internal notes between colleagues (never sent); a mention adds "@colleague …".
+NOTE_TEXTS = (
+    "Doorgezet naar de buitendienst, meldingnummer {nummer}.",
+    "Deze burger heeft eerder gebeld over hetzelfde, zie het vorige gesprek.",
+    "Wacht op antwoord van de vakafdeling, morgen nog eens nakijken.",
+    "Gevoelig onderwerp: antwoord afgestemd met communicatie.",
+    "Adres gecontroleerd, klopt met de melding op de {straat}.",
+    "Niet sluiten voordat de container is vervangen.",
+    "Foto doorgestuurd naar de wijkbeheerder van {wijk}.",
+)
+NOTE_MENTIONS = (
+    "@{username} kun jij hiernaar kijken?",
+    "@{username} dit is jouw wijk, toch?",
+    "@{username} ter info.",
+)
 FIRST_NAMES = (
     "Jan", "Piet", "Klaas", "Fatima", "Sanne", "Daan", "Emma", "Lucas", "Noah", "Julia",
     "Tess", "Sem", "Lieke", "Fleur", "Ruben", "Mila", "Mohammed", "Sara", "Thijs", "Eva",
@@ -298,6 +316,9 @@ class HistoryResult:
     care_cycles: int
     first_at: datetime | None
     last_at: datetime | None
+    contacts: int = 0
+    notes: int = 0
+    mentions: int = 0
 
     @property
     def messages(self) -> int:
@@ -328,6 +349,7 @@ class _Staff:
     everyone: list[int]
     capacity: dict[int, int]
     signature: dict[int, str]
+    username: dict[int, str] = field(default_factory=dict)
 
 
 class _Planner:
@@ -383,9 +405,11 @@ class _Planner:
         return answered or moment + timedelta(seconds=delay)
 
     def conversation(
-        self, start: datetime, topic: _Topic, priority: int
+        self, start: datetime, topic: _Topic, priority: int, follow_up: float = 0.3
     ) -> tuple[int | None, list[_Event]]:
-        """The events of one conversation from its first message, in time order; the team."""
+        """The events of one conversation from its first message, in time order; the team.
+        After each answer the citizen writes again with probability `follow_up` (at most
+        three rounds a cycle): the knob that sets the messages per conversation."""
         rng = self.rng
         team_id = self.team_for_hint[topic.team_hint]
         calendar = self.clocks.get(team_id) or self.clocks[None]
@@ -436,7 +460,7 @@ class _Planner:
                         )
                     )
                     answers = FOLLOW_UP_ANSWERS
-                    if round_number == 2 or rng.random() > 0.3:
+                    if round_number == 2 or rng.random() >= follow_up:
                         break
                     # The citizen writes again: a next response is due.
                     if rng.random() < 0.5:
@@ -616,17 +640,75 @@ def _copy_value(value: Any) -> str:
     return format_value(value)
 
 
-def _copy(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """COPY rows in (PostgreSQL's fastest bulk path, through psycopg2's copy_expert)."""
+def _copy_job(
+    table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> tuple[str, io.StringIO]:
+    """A COPY statement and its rows in PostgreSQL's text format (COPY is PostgreSQL's
+    fastest bulk path, through psycopg2's copy_expert)."""
     buffer = io.StringIO()
     for row in rows:
         buffer.write("\t".join([_copy_value(value) for value in row]) + "\n")
     buffer.seek(0)
-    with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(
-            f"COPY {table} ({', '.join(columns)}) FROM STDIN",
-            buffer,
-        )
+    return f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer
+
+
+class _Writer:
+    """Runs the chunks' COPYs in a second thread, on the same connection (so in the same
+    transaction), while this thread plans the next chunk: on two cores PostgreSQL's half of
+    the work (taking the rows in, keeping the indexes, checking the foreign keys) overlaps
+    the Python half instead of following it. psycopg2 lets go of the GIL while the server
+    works. Nothing else uses the connection while a chunk is being written: callers wait
+    for `idle()` first."""
+
+    def __init__(self) -> None:
+        connection.ensure_connection()
+        self._raw = connection.connection
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def submit(self, jobs: list[tuple[str, io.StringIO]]) -> None:
+        self.idle()
+        self._thread = threading.Thread(target=self._write, args=(jobs,), daemon=True)
+        self._thread.start()
+
+    def idle(self) -> None:
+        """Wait for the chunk being written; raise what went wrong writing it."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _write(self, jobs: list[tuple[str, io.StringIO]]) -> None:
+        try:
+            with self._raw.cursor() as cursor:
+                for statement, buffer in jobs:
+                    cursor.copy_expert(statement, buffer, size=1 << 20)
+        except BaseException as error:  # handed to the planning thread by idle()
+            self._error = error
+
+
+class _Ids:
+    """Ids taken ahead from the tables' sequences, so that planning a chunk needs no query
+    while the writer holds the connection."""
+
+    def __init__(self, writer: _Writer) -> None:
+        self.writer = writer
+        self.free: dict[str, collections.deque[int]] = collections.defaultdict(collections.deque)
+
+    def top_up(self, table: str, count: int) -> None:
+        """Have at least `count` ids of `table` at hand (call while the writer is idle)."""
+        missing = count - len(self.free[table])
+        if missing > 0:
+            self.free[table].extend(_reserve_ids(table, missing))
+
+    def take(self, table: str, count: int) -> list[int]:
+        free = self.free[table]
+        if len(free) < count:
+            self.writer.idle()
+            self.top_up(table, count)
+        return [free.popleft() for _ in range(count)]
 
 
 def _idempotency_key(external_id: str) -> uuid.UUID:
@@ -666,62 +748,86 @@ class _Chunk:
     tags: list[tuple[Any, ...]] = field(default_factory=list)
     audits: list[tuple[Any, ...]] = field(default_factory=list)
     read_states: list[tuple[Any, ...]] = field(default_factory=list)
+    # (conversation id, author id, text, created_at, [(mentioned user id, read_at)]): ids
+    # are taken from the sequence when the chunk is written.
+    notes: list[tuple[int, int, str, datetime, list[tuple[int, datetime | None]]]] = field(
+        default_factory=list
+    )
 
-    def write(self) -> None:
-        _copy(
-            "inbox_contact",
-            (
-                "id", "channel_id", "external_id", "username", "display_name", "avatar_url",
-                "category", "person_id", "created_at", "updated_at",
-            ),
-            self.contacts,
-        )  # fmt: skip
-        _copy(
-            "inbox_conversation",
-            (
-                "id", "channel_id", "contact_id", "external_thread_id", "is_private", "status",
-                "priority", "snoozed_until", "team_id", "merged_into_id", "assignee_id",
-                "assigned_at", "first_inbound_at", "first_response_at", "waiting_since",
-                "last_inbound_at", "last_activity_at", "created_at",
-            ),
-            self.conversations,
-        )  # fmt: skip
-        _copy("inbox_message", MESSAGE_COLUMNS, self.messages)
-        _copy(
-            "inbox_carecycle",
-            (
-                "conversation_id", "number", "started_at", "first_response_at", "resolved_at",
-                "resolved_by_id",
-            ),
-            self.cycles,
-        )  # fmt: skip
-        _copy(
-            "inbox_conversationtag",
-            ("conversation_id", "tag_id", "added_by_id", "created_at"),
-            self.tags,
-        )
-        _copy(
-            "inbox_auditevent",
-            (
-                "created_at", "actor_id", "action", "channel_id", "conversation_id",
-                "message_id", "data",
-            ),
-            self.audits,
-        )  # fmt: skip
-        _copy(
-            "inbox_conversationreadstate",
-            ("user_id", "conversation_id", "read_at"),
-            self.read_states,
-        )
-        if self.conversations:
-            # Marked changed like every other change (services.metrics_mark_changed), so the
-            # refresh derives their facts and rollups.
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "INSERT INTO inbox_metricsdirtyconversation (conversation_id, created_at)"
-                    " SELECT unnest(%s::bigint[]), now()",
-                    [[row[0] for row in self.conversations]],
+    def copy_jobs(self, ids: _Ids, marked_at: datetime) -> list[tuple[str, io.StringIO]]:
+        """The chunk's rows as COPY statements, in an order that satisfies the foreign keys
+        row by row (the generation checks them immediately)."""
+        note_rows: list[tuple[Any, ...]] = []
+        mention_rows: list[tuple[Any, ...]] = []
+        for note_id, (conversation_id, author_id, text, at, mentioned) in zip(
+            ids.take("inbox_note", len(self.notes)), self.notes, strict=True
+        ):
+            note_rows.append((note_id, conversation_id, author_id, text, at))
+            mention_rows.extend((note_id, user_id, read_at) for user_id, read_at in mentioned)
+            # As services.note_create audits it.
+            self.audits.append(
+                (
+                    at, author_id, "note.created", None, conversation_id, None,
+                    {"note_id": note_id, "mentioned_ids": [user_id for user_id, _ in mentioned]},
                 )
+            )  # fmt: skip
+        tables: list[tuple[str, Sequence[str], list[tuple[Any, ...]]]] = [
+            (
+                "inbox_contact",
+                (
+                    "id", "channel_id", "external_id", "username", "display_name", "avatar_url",
+                    "category", "person_id", "created_at", "updated_at",
+                ),
+                self.contacts,
+            ),
+            (
+                "inbox_conversation",
+                (
+                    "id", "channel_id", "contact_id", "external_thread_id", "is_private",
+                    "status", "priority", "snoozed_until", "team_id", "merged_into_id",
+                    "assignee_id", "assigned_at", "first_inbound_at", "first_response_at",
+                    "waiting_since", "last_inbound_at", "last_activity_at", "created_at",
+                ),
+                self.conversations,
+            ),
+            ("inbox_message", MESSAGE_COLUMNS, self.messages),
+            (
+                "inbox_carecycle",
+                (
+                    "conversation_id", "number", "started_at", "first_response_at",
+                    "resolved_at", "resolved_by_id",
+                ),
+                self.cycles,
+            ),
+            (
+                "inbox_conversationtag",
+                ("conversation_id", "tag_id", "added_by_id", "created_at"),
+                self.tags,
+            ),
+            (
+                "inbox_auditevent",
+                (
+                    "created_at", "actor_id", "action", "channel_id", "conversation_id",
+                    "message_id", "data",
+                ),
+                self.audits,
+            ),
+            (
+                "inbox_conversationreadstate",
+                ("user_id", "conversation_id", "read_at"),
+                self.read_states,
+            ),
+            ("inbox_note", ("id", "conversation_id", "author_id", "text", "created_at"), note_rows),
+            ("inbox_notemention", ("note_id", "user_id", "read_at"), mention_rows),
+            # Marked changed like every other change (services.metrics_mark_changed), so the
+            # refresh derives their facts and rollups; in id order, which the refresh keeps.
+            (
+                "inbox_metricsdirtyconversation",
+                ("conversation_id", "created_at"),
+                [(row[0], marked_at) for row in self.conversations],
+            ),
+        ]  # fmt: skip
+        return [_copy_job(table, columns, rows) for table, columns, rows in tables if rows]
 
 
 def _staff(agents: Sequence[User], teams: Sequence[Team]) -> _Staff:
@@ -741,7 +847,8 @@ def _staff(agents: Sequence[User], teams: Sequence[Team]) -> _Staff:
         profile = AgentProfile.objects.filter(user=agent).only("signature").first()
         own = profile.signature if profile is not None else ""
         signature[agent.pk] = own or initials_signature(agent.first_name, agent.last_name)
-    return _Staff(by_team, sorted(agent_ids), capacity, signature)
+    usernames = {agent.pk: agent.username for agent in agents}
+    return _Staff(by_team, sorted(agent_ids), capacity, signature, usernames)
 
 
 def _tags() -> dict[str, int]:
@@ -764,6 +871,47 @@ def _day_starts(start: datetime, days: int) -> list[datetime]:
     ]
 
 
+# Messages per conversation when the caller asks for a number of messages only (the demo):
+# the mix of follow-ups, replies and second cycles of the planner's default follow-up rate.
+_MESSAGES_PER_CONVERSATION = 2.9
+# How strongly the follow-up rate leans against the running difference between the messages
+# written and the messages asked for (per message of difference).
+_FOLLOW_UP_GAIN = 0.02
+
+
+def _follow_up_rate(messages_per_conversation: float) -> float:
+    """The planner's follow-up rate that gives about this many messages per conversation.
+
+    Expected messages of a conversation (see _Planner.conversation): 1 + 0.15 follow-up
+    + 0.96 answered cycles x (1 + 2q + 2q²) rounds, + 7 % second cycles of 1 + the same.
+    Solved for q; the generator corrects the rest (cut-off at `end`) as it goes."""
+    rounds = max(1.0, (messages_per_conversation - 1.22) / 1.0272)
+    return min(0.9, (-2 + math.sqrt(max(0.0, 4 - 8 * (1 - rounds)))) / 4)
+
+
+def _day_weights(
+    rng: random.Random, midnights: Sequence[datetime], start: datetime, end: datetime
+) -> list[float]:
+    """How much of the period's traffic each Amsterdam day gets: the weekday's rhythm, a
+    slow growth of the channels over the period, a day-to-day spread, the storm day, and
+    only the part of the first and last day inside [start, end]."""
+    mean_weight = sum(WEEKDAY_WEIGHTS) / 7
+    days = len(midnights) - 1
+    storm_day = days * 2 // 3 if days >= 14 else None
+    weights = []
+    for index, midnight in enumerate(midnights):
+        following = midnight + timedelta(days=1)  # wall-clock: 23 or 25 hours at DST changes
+        inside = (min(following, end) - max(midnight, start)) / (following - midnight)
+        growth = 0.85 + 0.3 * index / max(1, days)
+        spread = rng.lognormvariate(0, 0.15)
+        storm = 1.6 if index == storm_day else 1.0
+        weights.append(
+            max(0.0, inside) * WEEKDAY_WEIGHTS[midnight.weekday()] / mean_weight
+            * growth * spread * storm
+        )  # fmt: skip
+    return weights
+
+
 @transaction.atomic
 def generate_history(
     *,
@@ -771,22 +919,45 @@ def generate_history(
     agents: Sequence[User],
     teams: Sequence[Team],
     days: int,
-    messages_per_day: int,
     seed: int,
+    messages_per_day: int | None = None,
     end: datetime | None = None,
+    conversations: int | None = None,
+    messages: int | None = None,
+    contacts: int | None = None,
+    note_share: float = 0.0,
+    note_mentions: bool = False,
 ) -> HistoryResult:
-    """Write `days` of history up to `end` (default now), about `messages_per_day` messages
-    (citizens' and ours) a day on average, the same rows for the same seed and end.
+    """Write `days` of history up to `end` (default now), the same rows for the same seed
+    and end.
+
+    Sizes: `conversations` exactly (default: about `messages_per_day` x days / 2.9), messages
+    within a few of `messages` (default `messages_per_day` x days), `contacts` new citizens
+    exactly (give or take one per channel; default: four in five conversations start with a
+    new one). `note_share` of the assigned conversations get an internal note (some two),
+    with an @mention of a team colleague in a third of them when `note_mentions`.
 
     Conversations that would still go on after `end` are written as they stand at `end`:
     waiting, pending or open. One audit event (HISTORY_ACTION) records the run.
     """
     if not channels or not agents:
         raise ValueError("A history needs at least one channel and one agent.")
+    if messages is None and messages_per_day is None and conversations is None:
+        raise ValueError("Give messages_per_day, messages or conversations.")
     rng = random.Random(seed)  # noqa: S311 - made-up demo rows, no secret in them
     end = end or timezone.now()
     end = end.astimezone(UTC)
     start = end - timedelta(days=days)
+    if messages is None:
+        messages = (
+            messages_per_day * days
+            if messages_per_day is not None
+            else round((conversations or 0) * _MESSAGES_PER_CONVERSATION)
+        )
+    if conversations is None:
+        conversations = max(1, round(messages / _MESSAGES_PER_CONVERSATION))
+    messages_per_conversation = messages / conversations
+    base_follow_up = _follow_up_rate(messages_per_conversation)
     run = AuditEvent.objects.filter(action=HISTORY_ACTION).count() + 1
     prefix = f"hist-{run}-"
     staff = _staff(agents, teams)
@@ -796,10 +967,7 @@ def generate_history(
     open_load: Counter[int] = Counter()
     limit = max(1, min(staff.capacity.values(), default=6) // 2)
     channel_weights = [3.0 / (index + 1) for index in range(len(channels))]
-
-    # About 2.9 messages per conversation (follow-ups, replies, second cycles).
-    conversations_per_day = messages_per_day / 2.9
-    mean_weight = sum(WEEKDAY_WEIGHTS) / 7
+    midnights = _day_starts(start, days)
     storm_day = days * 2 // 3 if days >= 14 else None
 
     counters = Counter[str]()
@@ -809,21 +977,50 @@ def generate_history(
     chunk = _Chunk()
     planned: list[tuple[datetime, _Topic, Channel, bool]] = []
 
+    def add_notes(
+        conversation_id: int, replay: _Replay, team_id: int | None, moment: datetime
+    ) -> None:
+        author_id = replay.assignee_id
+        if author_id is None or not note_share or rng.random() >= note_share:
+            return
+        anchors = [event.at for event in replay.events if event.kind != "in"] or [moment]
+        colleagues = [
+            user_id for user_id in staff.by_team.get(team_id or 0, []) if user_id != author_id
+        ]
+        for _ in range(2 if rng.random() < 0.2 else 1):
+            at = min(rng.choice(anchors) + timedelta(seconds=rng.uniform(20, 1800)), end)
+            text = planner.fill(rng.choice(NOTE_TEXTS))
+            mentioned: list[tuple[int, datetime | None]] = []
+            if note_mentions and colleagues and rng.random() < 0.35:
+                colleague = rng.choice(colleagues)
+                text += " " + rng.choice(NOTE_MENTIONS).format(username=staff.username[colleague])
+                read_at: datetime | None = at + timedelta(seconds=rng.uniform(300, 3 * 86400))
+                mentioned.append((colleague, read_at if read_at and read_at <= end else None))
+            chunk.notes.append((conversation_id, author_id, text, at, mentioned))
+            counters["notes"] += 1
+            counters["mentions"] += len(mentioned)
+
     def flush(planned: list[tuple[datetime, _Topic, Channel, bool]]) -> None:
         nonlocal chunk, first_at, last_at
         planned.sort(key=lambda item: item[0])
-        conversation_ids = _reserve_ids("inbox_conversation", len(planned))
+        conversation_ids = ids.take("inbox_conversation", len(planned))
         new_contacts = sum(1 for item in planned if item[3])
-        contact_ids = iter(_reserve_ids("inbox_contact", new_contacts))
+        contact_ids = iter(ids.take("inbox_contact", new_contacts))
         for conversation_id, (moment, topic, channel, new_contact) in zip(
             conversation_ids, planned, strict=True
         ):
+            # Steer the messages per conversation towards the asked number: lean the
+            # follow-up rate against the difference so far.
+            behind = messages_per_conversation * counters["n"] - (
+                counters["inbound"] + counters["replies"]
+            )
+            follow_up = min(0.9, max(0.0, base_follow_up + _FOLLOW_UP_GAIN * behind))
             counters["n"] += 1
             n = counters["n"]
             pool = contact_pool[channel.pk]
             created_at = min(moment + timedelta(seconds=rng.randint(1, 8)), end)
             if new_contact or not pool:
-                contact_id = next(contact_ids, None) or _reserve_ids("inbox_contact", 1)[0]
+                contact_id = next(contact_ids, None) or ids.take("inbox_contact", 1)[0]
                 first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
                 username = f"{first.lower()}{last.replace(' ', '').lower()}{n % 997}"
                 category = rng.choices(["citizen", "press", "council"], weights=[0.98, 0.01, 0.01])[
@@ -836,6 +1033,7 @@ def generate_history(
                     )
                 )  # fmt: skip
                 pool.append((contact_id, category))
+                counters["contacts"] += 1
             else:
                 contact_id, category = rng.choice(pool)
             priority = Conversation.Priority.NORMAL
@@ -847,7 +1045,7 @@ def generate_history(
                     priority = Conversation.Priority.LOW
                 elif roll > 0.94:
                     priority = Conversation.Priority.HIGH
-            team_id, events = planner.conversation(moment, topic, priority)
+            team_id, events = planner.conversation(moment, topic, priority, follow_up)
             replay = _replay(events, end, open_load, limit)
             is_private = rng.random() < 0.2
             thread = f"{prefix}t{n}"
@@ -916,34 +1114,75 @@ def generate_history(
                 chunk.tags.append((conversation_id, tag_ids[topic.tag], replay.assignee_id, tag_at))
             if replay.assignee_id is not None and replay.read_at is not None:
                 chunk.read_states.append((replay.assignee_id, conversation_id, replay.read_at))
+            add_notes(conversation_id, replay, team_id, moment)
             first_at = min(first_at or moment, moment)
             last_at = max(last_at or last_activity, last_activity)
-        chunk.write()
+        jobs = chunk.copy_jobs(ids, marked_at)
         chunk = _Chunk()
+        writer.idle()
+        # The next chunk's ids while the connection is free: planning it then needs none.
+        following = min(_CHUNK_CONVERSATIONS, conversations - counters["n"])
+        ids.top_up("inbox_conversation", following)
+        ids.top_up("inbox_contact", following)
+        ids.top_up("inbox_note", math.ceil(following * note_share * 1.5))
+        writer.submit(jobs)
 
-    for day_index, midnight in enumerate(_day_starts(start, days)):
-        weight = WEEKDAY_WEIGHTS[midnight.weekday()] / mean_weight
-        storm = day_index == storm_day
-        expected = conversations_per_day * weight * (1.6 if storm else 1.0)
-        # Poisson-like: the expected count, rounded at random.
-        count = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
-        for _ in range(count):
-            hour = rng.choices(range(24), cum_weights=HOUR_CUMULATIVE)[0]
-            local = midnight.replace(hour=hour) + timedelta(seconds=rng.uniform(0, 3600))
-            moment = local.astimezone(UTC)
-            if not start <= moment <= end:
-                continue
-            if storm and rng.random() < 0.4:
-                topic = STORM
-            else:
-                topic = rng.choices(TOPICS, weights=[topic.weight for topic in TOPICS])[0]
-            channel = rng.choices(channels, weights=channel_weights)[0]
-            planned.append((moment, topic, channel, rng.random() < 0.8))
-            if len(planned) >= _CHUNK_CONVERSATIONS:
-                flush(planned)
-                planned = []
-    if planned:
-        flush(planned)
+    writer = _Writer()
+    ids = _Ids(writer)
+    marked_at = timezone.now()
+    with connection.cursor() as cursor:
+        # Checked as each chunk is written, by the writer, rather than all at the commit.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    try:
+        # Exactly `conversations` first messages over the days, by the days' weights (rounded
+        # along the running total, so that the parts add up).
+        weights = _day_weights(rng, midnights, start, end)
+        total_weight = sum(weights) or 1.0
+        running = 0.0
+        placed = 0
+        new_contacts_planned = 0
+        for day_index, (midnight, weight) in enumerate(zip(midnights, weights, strict=True)):
+            running += weight
+            count = round(running * conversations / total_weight) - placed
+            storm = day_index == storm_day
+            for _ in range(count):
+                moment = end
+                for _attempt in range(100):
+                    hour = rng.choices(range(24), cum_weights=HOUR_CUMULATIVE)[0]
+                    local = midnight.replace(hour=hour) + timedelta(seconds=rng.uniform(0, 3600))
+                    moment = local.astimezone(UTC)
+                    if start <= moment <= end:
+                        break
+                moment = min(max(moment, start), end)
+                if storm and rng.random() < 0.4:
+                    topic = STORM
+                else:
+                    topic = rng.choices(TOPICS, weights=[topic.weight for topic in TOPICS])[0]
+                channel = rng.choices(channels, weights=channel_weights)[0]
+                if contacts is None:
+                    new_contact = rng.random() < 0.8
+                else:
+                    # Selection sampling: exactly `contacts` of the conversations start with a
+                    # new citizen, spread evenly over the period.
+                    new_contact = rng.random() * (conversations - placed) < (
+                        contacts - new_contacts_planned
+                    )
+                new_contacts_planned += new_contact
+                placed += 1
+                planned.append((moment, topic, channel, new_contact))
+                if len(planned) >= _CHUNK_CONVERSATIONS:
+                    flush(planned)
+                    planned = []
+        if planned:
+            flush(planned)
+        writer.idle()
+    finally:
+        # On an error in this thread, the writer must let go of the connection before the
+        # transaction is rolled back on it.
+        with contextlib.suppress(BaseException):
+            writer.idle()
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
     result = HistoryResult(
         conversations=counters["n"],
@@ -952,6 +1191,9 @@ def generate_history(
         care_cycles=counters["cycles"],
         first_at=first_at,
         last_at=last_at,
+        contacts=counters["contacts"],
+        notes=counters["notes"],
+        mentions=counters["mentions"],
     )
     AuditEvent.objects.create(
         action=HISTORY_ACTION,
@@ -963,12 +1205,14 @@ def generate_history(
             "prefix": prefix,
             "conversations": result.conversations,
             "messages": result.messages,
+            "contacts": result.contacts,
+            "notes": result.notes,
         },
     )
     with connection.cursor() as cursor:
         # Fresh rows have no statistics; a live database is analysed by autovacuum.
         cursor.execute(
             "ANALYZE inbox_contact, inbox_conversation, inbox_message, inbox_carecycle,"
-            " inbox_auditevent, inbox_metricsdirtyconversation"
+            " inbox_auditevent, inbox_metricsdirtyconversation, inbox_note"
         )
     return result

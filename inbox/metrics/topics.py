@@ -8,6 +8,8 @@ only the hashtag, "grof vuil" the two words in a row.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -47,7 +49,17 @@ def topics_of(text: str, rules: Sequence[TopicRule]) -> list[int]:
     if not rules:
         return []
     normalized = routing.normalize(text)
-    return [rule.topic_id for rule in rules if routing.text_has_keyword(normalized, rule.keywords)]
+    return [rule.topic_id for rule in rules if _rule_pattern(rule.keywords).search(normalized)]
+
+
+@functools.lru_cache(maxsize=256)
+def _rule_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern for all of a rule's keywords: matches where routing.text_has_keyword
+    finds any of them, in one search instead of one per keyword (the metrics refresh runs
+    every citizen message of a bulk import through every topic)."""
+    return re.compile(
+        "|".join(f"(?:{routing._keyword_pattern(keyword).pattern})" for keyword in keywords)
+    )
 
 
 def spike_windows(now: datetime) -> list[tuple[datetime, datetime]]:

@@ -14,14 +14,15 @@ metrics"; docs/metrics.md defines each count).
 
 from __future__ import annotations
 
+import io
+import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Collection
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
 
 from inbox.metrics.facts import (
     Assignment,
@@ -33,9 +34,6 @@ from inbox.metrics.facts import (
 )
 from inbox.metrics.working_time import calendars_for_teams
 from inbox.models import (
-    AuditEvent,
-    CareCycle,
-    Conversation,
     CycleFact,
     Message,
     MetricsDirtyConversation,
@@ -99,7 +97,22 @@ def metrics_refresh(
 # A long refresh (a full rebuild, a change of opening hours) grows the fact tables faster
 # than autovacuum notices; without fresh statistics the planner reads the range joins of
 # the rollups as scans of whole tables, and every batch gets slower than the one before.
-_ANALYZE_AFTER_BATCHES = (10, 100, 1000)
+_ANALYZE_AFTER_BATCHES = (1, 3, 10, 100, 1000)
+
+
+# A batch that adds more facts than the statistics say the table holds (the first batches of
+# a bulk import, into "empty" tables) would get the rollups' plans for a tiny table: a scan
+# of every fact for each citizen message of the hours (minutes per batch at 25,000
+# conversations). ANALYZE within the batch sees the batch's own rows. Not for live batches.
+_OUTGROWN_MIN_ROWS = 2000
+
+
+def _analyze_when_outgrown(inserted: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'inbox_waitfact'::regclass")
+        row = cursor.fetchone()
+    if row is None or inserted > max(row[0], 0):
+        _analyze_facts()
 
 
 def _analyze_facts() -> None:
@@ -122,9 +135,12 @@ def metrics_rebuild_all(*, progress: Callable[[int], None] | None = None) -> int
     return metrics_refresh(time_budget=None, progress=progress)
 
 
-def metrics_pending_changes() -> int:
-    """How many change marks wait for the refresh (the dashboard says "updating")."""
-    return MetricsDirtyConversation.objects.count()
+def metrics_pending_changes(*, at_most: int | None = None) -> int:
+    """How many change marks wait for the refresh (the dashboard says "updating"), counting
+    no further than `at_most`: a crisis leaves tens of thousands, and counting them all on
+    every dashboard view took 80 ms for a yes or no."""
+    marks = MetricsDirtyConversation.objects.all()
+    return (marks if at_most is None else marks[:at_most]).count()
 
 
 # --- one batch ------------------------------------------------------------------------------
@@ -182,72 +198,110 @@ def _hour(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+_WAIT_COLUMNS = (
+    "conversation_id", "channel_id", "team_id", "priority", "is_private", "cycle_number",
+    "is_first_in_cycle", "started_at", "answers_until", "ended_at", "outcome", "responder_id",
+    "reply_is_private", "messages", "calendar_seconds", "working_seconds",
+    "handling_started_at", "handling_calendar_seconds", "handling_working_seconds",
+)  # fmt: skip
+_CYCLE_COLUMNS = (
+    "conversation_id", "channel_id", "team_id", "priority", "is_private", "number",
+    "started_at", "first_response_at", "first_responder_id",
+    "first_response_calendar_seconds", "first_response_working_seconds", "resolved_at",
+    "resolved_by_id", "resolution_calendar_seconds", "resolution_working_seconds",
+)  # fmt: skip
+
+
 def _facts_rebuild(conversation_ids: list[int]) -> set[datetime]:
     """Replace the facts of these conversations; returns the UTC hours the old and new facts,
     messages and cycles fall in: the rollup hours that may have changed."""
     moments: list[datetime | None] = []
-    old_waits = WaitFact.objects.filter(conversation_id__in=conversation_ids)
-    for started_at, ended_at in old_waits.values_list("started_at", "ended_at"):
-        moments += [started_at, ended_at]
-    old_cycles = CycleFact.objects.filter(conversation_id__in=conversation_ids)
-    for started_at, resolved_at in old_cycles.values_list("started_at", "resolved_at"):
-        moments += [started_at, resolved_at]
-    old_waits.delete()
-    old_cycles.delete()
+    with connection.cursor() as cursor:
+        # The old facts go, and tell which hours they counted in.
+        cursor.execute(
+            "DELETE FROM inbox_waitfact WHERE conversation_id = ANY(%s)"
+            " RETURNING started_at, ended_at",
+            [conversation_ids],
+        )
+        for started_at, ended_at in cursor.fetchall():
+            moments += [started_at, ended_at]
+        cursor.execute(
+            "DELETE FROM inbox_cyclefact WHERE conversation_id = ANY(%s)"
+            " RETURNING started_at, resolved_at",
+            [conversation_ids],
+        )
+        for started_at, resolved_at in cursor.fetchall():
+            moments += [started_at, resolved_at]
 
     histories = _histories(conversation_ids, moments)
     calendars = calendars_for_teams(history.team_id for history in histories)
-    waits: list[WaitFact] = []
-    cycle_facts: list[CycleFact] = []
+    waits: list[tuple[Any, ...]] = []
+    cycle_facts: list[tuple[Any, ...]] = []
     for history in histories:
         facts = conversation_facts(history, calendars[history.team_id])
-        shared = {
-            "conversation_id": history.conversation_id,
-            "channel_id": history.channel_id,
-            "team_id": history.team_id,
-            "priority": history.priority,
-            "is_private": history.is_private,
-        }
+        shared = (
+            history.conversation_id,
+            history.channel_id,
+            history.team_id,
+            history.priority,
+            history.is_private,
+        )
         for wait in facts.waits:
             moments += [wait.started_at, wait.ended_at]
             waits.append(
-                WaitFact(
-                    **shared,
-                    cycle_number=wait.cycle_number,
-                    is_first_in_cycle=wait.is_first_in_cycle,
-                    started_at=wait.started_at,
-                    answers_until=wait.answers_until,
-                    ended_at=wait.ended_at,
-                    outcome=wait.outcome,
-                    responder_id=wait.responder_id,
-                    reply_is_private=wait.reply_is_private,
-                    messages=wait.messages,
-                    calendar_seconds=wait.calendar_seconds,
-                    working_seconds=wait.working_seconds,
-                    handling_started_at=wait.handling_started_at,
-                    handling_calendar_seconds=wait.handling_calendar_seconds,
-                    handling_working_seconds=wait.handling_working_seconds,
+                (
+                    *shared, wait.cycle_number, wait.is_first_in_cycle, wait.started_at,
+                    wait.answers_until, wait.ended_at, wait.outcome, wait.responder_id,
+                    wait.reply_is_private, wait.messages, wait.calendar_seconds,
+                    wait.working_seconds, wait.handling_started_at,
+                    wait.handling_calendar_seconds, wait.handling_working_seconds,
                 )
-            )
+            )  # fmt: skip
         cycle_facts.extend(
-            CycleFact(
-                **shared,
-                number=cycle.number,
-                started_at=cycle.started_at,
-                first_response_at=cycle.first_response_at,
-                first_responder_id=cycle.first_responder_id,
-                first_response_calendar_seconds=cycle.first_response_calendar_seconds,
-                first_response_working_seconds=cycle.first_response_working_seconds,
-                resolved_at=cycle.resolved_at,
-                resolved_by_id=cycle.resolved_by_id,
-                resolution_calendar_seconds=cycle.resolution_calendar_seconds,
-                resolution_working_seconds=cycle.resolution_working_seconds,
+            (
+                *shared, cycle.number, cycle.started_at, cycle.first_response_at,
+                cycle.first_responder_id, cycle.first_response_calendar_seconds,
+                cycle.first_response_working_seconds, cycle.resolved_at, cycle.resolved_by_id,
+                cycle.resolution_calendar_seconds, cycle.resolution_working_seconds,
             )
             for cycle in facts.cycles
-        )
-    WaitFact.objects.bulk_create(waits, batch_size=_INSERT_CHUNK)
-    CycleFact.objects.bulk_create(cycle_facts, batch_size=_INSERT_CHUNK)
-    return {_hour(moment) for moment in moments if moment is not None}
+        )  # fmt: skip
+    # COPY: for the hundreds of thousands of facts of a bulk import, several times faster
+    # than INSERTs of model instances (docs/performance.md, "Dataset").
+    _copy_rows(WaitFact._meta.db_table, _WAIT_COLUMNS, waits)
+    _copy_rows(CycleFact._meta.db_table, _CYCLE_COLUMNS, cycle_facts)
+    if len(waits) >= _OUTGROWN_MIN_ROWS:
+        _analyze_when_outgrown(len(waits))
+    # Whole hours since the epoch as integers first: millions of moments after a bulk
+    # import, and the few thousand distinct hours become datetimes once.
+    hour_numbers = {int(moment.timestamp()) // 3600 for moment in moments if moment is not None}
+    return {datetime.fromtimestamp(number * 3600, UTC) for number in hour_numbers}
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _copy_rows(table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """COPY rows into a table, in PostgreSQL's text format."""
+    if not rows:
+        return
+    buffer = io.StringIO()
+    buffer.writelines("\t".join([_copy_value(value) for value in row]) + "\n" for row in rows)
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
 
 
 def _histories(
@@ -259,73 +313,78 @@ def _histories(
     conversation it went into, which is marked changed in the same transaction)."""
     inbound: dict[int, list[InboundMessage]] = defaultdict(list)
     replies: dict[int, list[SentReply]] = defaultdict(list)
-    for conversation_id, direction, sent_at, delivered_at, author_id, is_private in (
-        Message.objects.filter(conversation_id__in=conversation_ids)
-        .filter(
-            Q(direction=Message.Direction.INBOUND)
-            | Q(direction=Message.Direction.OUTBOUND, delivery_status=Message.DeliveryStatus.SENT)
-        )
+    # Plain cursors and `= ANY(array)`: for the tens of thousands of conversations of a bulk
+    # refresh the ORM's rows and IN lists cost more than the queries.
+    with connection.cursor() as cursor:
         # A fixed order: of two replies delivered and composed at the same moment, the
         # first stored answers (inbox/metrics/facts.py).
-        .order_by("sent_at", "id")
-        .values_list(
-            "conversation_id",
-            "direction",
-            "sent_at",
-            "delivered_at",
-            "author_user_id",
-            "is_private",
+        cursor.execute(
+            "SELECT conversation_id, direction, sent_at, delivered_at, author_user_id,"
+            " is_private FROM inbox_message WHERE conversation_id = ANY(%s)"
+            " AND (direction = 'inbound' OR (direction = 'outbound' AND delivery_status = 'sent'))"
+            " ORDER BY sent_at, id",
+            [conversation_ids],
         )
-    ):
-        if direction == Message.Direction.INBOUND:
-            moments.append(sent_at)
-            inbound[conversation_id].append(InboundMessage(sent_at=sent_at, is_private=is_private))
-        else:
-            # Both ends: a reply made outside Webcare, seen first and merged into this one
-            # later (reply.echo_merged), was counted at a moment in between.
-            moments += [sent_at, delivered_at]
-            replies[conversation_id].append(
-                SentReply(
-                    sent_at=sent_at,
-                    delivered_at=delivered_at or sent_at,
-                    author_id=author_id,
-                    is_private=is_private,
+        for (
+            conversation_id,
+            direction,
+            sent_at,
+            delivered_at,
+            author_id,
+            is_private,
+        ) in cursor.fetchall():
+            if direction == Message.Direction.INBOUND:
+                moments.append(sent_at)
+                inbound[conversation_id].append(
+                    InboundMessage(sent_at=sent_at, is_private=is_private)
+                )
+            else:
+                # Both ends: a reply made outside Webcare, seen first and merged into this one
+                # later (reply.echo_merged), was counted at a moment in between.
+                moments += [sent_at, delivered_at]
+                replies[conversation_id].append(
+                    SentReply(
+                        sent_at=sent_at,
+                        delivered_at=delivered_at or sent_at,
+                        author_id=author_id,
+                        is_private=is_private,
+                    )
+                )
+        cycles: dict[int, list[Cycle]] = defaultdict(list)
+        cursor.execute(
+            "SELECT conversation_id, number, started_at, resolved_at, resolved_by_id"
+            " FROM inbox_carecycle WHERE conversation_id = ANY(%s)",
+            [conversation_ids],
+        )
+        for conversation_id, number, started_at, resolved_at, resolved_by_id in cursor.fetchall():
+            moments += [started_at, resolved_at]
+            cycles[conversation_id].append(
+                Cycle(
+                    number=number,
+                    started_at=started_at,
+                    resolved_at=resolved_at,
+                    resolved_by_id=resolved_by_id,
                 )
             )
-    cycles: dict[int, list[Cycle]] = defaultdict(list)
-    for (
-        conversation_id,
-        number,
-        started_at,
-        resolved_at,
-        resolved_by_id,
-    ) in CareCycle.objects.filter(conversation_id__in=conversation_ids).values_list(
-        "conversation_id", "number", "started_at", "resolved_at", "resolved_by_id"
-    ):
-        moments += [started_at, resolved_at]
-        cycles[conversation_id].append(
-            Cycle(
-                number=number,
-                started_at=started_at,
-                resolved_at=resolved_at,
-                resolved_by_id=resolved_by_id,
+        assignments: dict[int, list[Assignment]] = defaultdict(list)
+        cursor.execute(
+            "SELECT conversation_id, action, created_at, data FROM inbox_auditevent"
+            " WHERE conversation_id = ANY(%s) AND action = ANY(%s) ORDER BY created_at, id",
+            [conversation_ids, list(ASSIGNMENT_ACTIONS)],
+        )
+        for conversation_id, action, created_at, data in cursor.fetchall():
+            if isinstance(data, str):
+                data = json.loads(data)
+            assignee_id = (
+                None if action == "conversation.unassigned" else (data or {}).get("assignee_id")
             )
+            assignments[conversation_id].append(Assignment(at=created_at, assignee_id=assignee_id))
+        cursor.execute(
+            "SELECT id, channel_id, team_id, priority, is_private FROM inbox_conversation"
+            " WHERE id = ANY(%s)",
+            [conversation_ids],
         )
-    assignments: dict[int, list[Assignment]] = defaultdict(list)
-    for conversation_id, action, created_at, data in (
-        AuditEvent.objects.filter(
-            conversation_id__in=conversation_ids, action__in=ASSIGNMENT_ACTIONS
-        )
-        .order_by("created_at", "id")
-        .values_list("conversation_id", "action", "created_at", "data")
-    ):
-        assignee_id = (
-            None if action == "conversation.unassigned" else (data or {}).get("assignee_id")
-        )
-        assignments[conversation_id].append(Assignment(at=created_at, assignee_id=assignee_id))
-    conversations = Conversation.objects.filter(id__in=conversation_ids).values_list(
-        "id", "channel_id", "team_id", "priority", "is_private"
-    )
+        conversations = cursor.fetchall()
     return [
         ConversationHistory(
             conversation_id=conversation_id,
@@ -349,37 +408,51 @@ def _histories(
 # least one count, so no row is all zero. Counts are per the conversation's current channel
 # and team (docs/metrics.md, "Counts").
 
-_HOURS = "hours AS (SELECT DISTINCT unnest(%(hours)s::timestamptz[]) AS hour)"
-_IN_HOUR = "{column} >= h.hour AND {column} < h.hour + interval '1 hour'"
+# The hours come as ranges of nearby hours (`_hour_ranges`): each range is one index range
+# scan, and a row counts if its hour is one of the hours asked (a hashed `= ANY`). Per hour,
+# as before, a bulk refresh of 25,000 conversations made the planner loop over a thousand
+# hours for every fact and tag (minutes per batch, docs/performance.md, "Dataset"); a live
+# batch's few scattered hours are a few small ranges, as they were a few hours.
+_RANGES = (
+    "ranges AS (SELECT lo, hi FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[])"
+    " AS r(lo, hi))"
+)
+# The session's time zone is UTC (Django's connection; set again in `_rollups_rebuild`), so
+# date_trunc gives the UTC hour.
+_IN_HOURS = (
+    "{column} >= r.lo AND {column} < r.hi"
+    " AND date_trunc('hour', {column}) = ANY(%(hours)s::timestamptz[])"
+)
 # Citizen messages of the hours, with their conversation's current channel and team. A
-# LATERAL subquery per hour and channel makes each a range scan of message_dashboard_idx
+# LATERAL subquery per range and channel makes each a range scan of message_dashboard_idx
 # (channel, direction, sent_at): joined plainly, the planner hashes every citizen message
-# ever received and filters that hash once per hour (seconds per batch at 100,000 messages).
+# ever received and filters that hash once per range (seconds per batch at 100,000 messages).
 # OFFSET 0 keeps the planner from flattening the subquery back into that plan.
-_INBOUND = """hours h CROSS JOIN channels_channel ch
+_INBOUND = f"""ranges r CROSS JOIN channels_channel ch
     CROSS JOIN LATERAL (
-        SELECT m.conversation_id, m.sent_at, m.is_private,
+        SELECT m.conversation_id, m.sent_at, m.is_private, date_trunc('hour', m.sent_at) AS hour,
             c.channel_id AS conversation_channel_id, c.team_id
         FROM inbox_message m JOIN inbox_conversation c ON c.id = m.conversation_id
         WHERE m.channel_id = ch.id AND m.direction = 'inbound'
-            AND m.sent_at >= h.hour AND m.sent_at < h.hour + interval '1 hour'
+            AND {_IN_HOURS.format(column="m.sent_at")}
         OFFSET 0
-    ) m"""
-# Replies that reached the platform in the hours: each hour a range scan of the partial
+    ) m"""  # noqa: S608 - constant text only
+# Replies that reached the platform in the hours: each range a range scan of the partial
 # index message_delivered_idx (sent replies by delivered_at). Every sent reply has its
 # delivery time (a constraint), so nothing sent is missed.
-_DELIVERED = """hours h
+_DELIVERED = f"""ranges r
     CROSS JOIN LATERAL (
         SELECT m.author_user_id, m.channel_id, m.is_private,
+            date_trunc('hour', m.delivered_at) AS hour,
             c.channel_id AS conversation_channel_id, c.team_id
         FROM inbox_message m JOIN inbox_conversation c ON c.id = m.conversation_id
         WHERE m.delivery_status = 'sent' AND m.direction = 'outbound'
-            AND m.delivered_at >= h.hour AND m.delivered_at < h.hour + interval '1 hour'
+            AND {_IN_HOURS.format(column="m.delivered_at")}
         OFFSET 0
-    ) m"""
+    ) m"""  # noqa: S608 - constant text only
 
 _METRICS_HOUR_SQL = f"""
-WITH {_HOURS}
+WITH {_RANGES}
 INSERT INTO inbox_metricshour (
     hour, channel_id, team_id, messages_in, messages_in_private, messages_answered,
     replies_sent, replies_sent_private, conversations_new, cycles_started, cycles_resolved,
@@ -387,7 +460,7 @@ INSERT INTO inbox_metricshour (
 SELECT hour, channel_id, team_id, SUM(a), SUM(b), SUM(c), SUM(d), SUM(e), SUM(f), SUM(g),
        SUM(i), SUM(j), SUM(k)
 FROM (
-    SELECT h.hour, m.conversation_channel_id AS channel_id, m.team_id, 1 AS a,
+    SELECT m.hour, m.conversation_channel_id AS channel_id, m.team_id, 1 AS a,
         m.is_private::int AS b,
         (EXISTS (
             SELECT 1 FROM inbox_waitfact w
@@ -397,54 +470,58 @@ FROM (
         0 AS d, 0 AS e, 0 AS f, 0 AS g, 0 AS i, 0 AS j, 0 AS k
     FROM {_INBOUND}
   UNION ALL
-    SELECT h.hour, m.conversation_channel_id, m.team_id, 0, 0, 0, 1, m.is_private::int,
+    SELECT m.hour, m.conversation_channel_id, m.team_id, 0, 0, 0, 1, m.is_private::int,
         0, 0, 0, 0, 0
     FROM {_DELIVERED}
   UNION ALL
-    SELECT h.hour, f.channel_id, f.team_id, 0, 0, 0, 0, 0, (f.number = 1)::int, 1, 0, 0, 0
-    FROM hours h JOIN inbox_cyclefact f ON {_IN_HOUR.format(column="f.started_at")}
+    SELECT date_trunc('hour', f.started_at), f.channel_id, f.team_id, 0, 0, 0, 0, 0,
+        (f.number = 1)::int, 1, 0, 0, 0
+    FROM ranges r JOIN inbox_cyclefact f ON {_IN_HOURS.format(column="f.started_at")}
   UNION ALL
-    SELECT h.hour, f.channel_id, f.team_id, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0
-    FROM hours h JOIN inbox_cyclefact f ON {_IN_HOUR.format(column="f.resolved_at")}
+    SELECT date_trunc('hour', f.resolved_at), f.channel_id, f.team_id, 0, 0, 0, 0, 0, 0, 0,
+        1, 0, 0
+    FROM ranges r JOIN inbox_cyclefact f ON {_IN_HOURS.format(column="f.resolved_at")}
   UNION ALL
-    SELECT h.hour, w.channel_id, w.team_id, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0
-    FROM hours h JOIN inbox_waitfact w ON {_IN_HOUR.format(column="w.started_at")}
+    SELECT date_trunc('hour', w.started_at), w.channel_id, w.team_id, 0, 0, 0, 0, 0, 0, 0, 0,
+        1, 0
+    FROM ranges r JOIN inbox_waitfact w ON {_IN_HOURS.format(column="w.started_at")}
   UNION ALL
-    SELECT h.hour, w.channel_id, w.team_id, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
-    FROM hours h JOIN inbox_waitfact w ON {_IN_HOUR.format(column="w.ended_at")}
+    SELECT date_trunc('hour', w.ended_at), w.channel_id, w.team_id, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 1
+    FROM ranges r JOIN inbox_waitfact w ON {_IN_HOURS.format(column="w.ended_at")}
 ) AS parts
 GROUP BY hour, channel_id, team_id
 """  # noqa: S608
 
 _METRICS_AGENT_HOUR_SQL = f"""
-WITH {_HOURS}
+WITH {_RANGES}
 INSERT INTO inbox_metricsagenthour (
     hour, agent_id, channel_id, replies_sent, replies_sent_private, cycles_resolved)
 SELECT hour, agent_id, channel_id, SUM(a), SUM(b), SUM(c)
 FROM (
-    SELECT h.hour, m.author_user_id AS agent_id, m.channel_id, 1 AS a, m.is_private::int AS b,
+    SELECT m.hour, m.author_user_id AS agent_id, m.channel_id, 1 AS a, m.is_private::int AS b,
         0 AS c
     FROM {_DELIVERED}
     WHERE m.author_user_id IS NOT NULL
   UNION ALL
-    SELECT h.hour, f.resolved_by_id, f.channel_id, 0, 0, 1
-    FROM hours h JOIN inbox_cyclefact f ON f.resolved_by_id IS NOT NULL
-        AND {_IN_HOUR.format(column="f.resolved_at")}
+    SELECT date_trunc('hour', f.resolved_at), f.resolved_by_id, f.channel_id, 0, 0, 1
+    FROM ranges r JOIN inbox_cyclefact f ON f.resolved_by_id IS NOT NULL
+        AND {_IN_HOURS.format(column="f.resolved_at")}
 ) AS parts
 GROUP BY hour, agent_id, channel_id
 """  # noqa: S608
 
 _METRICS_TAG_HOUR_SQL = f"""
-WITH {_HOURS}
+WITH {_RANGES}
 INSERT INTO inbox_metricstaghour (hour, tag_id, channel_id, messages_in, cycles_started)
 SELECT hour, tag_id, channel_id, SUM(a), SUM(b)
 FROM (
-    SELECT h.hour, ct.tag_id, m.conversation_channel_id AS channel_id, 1 AS a, 0 AS b
+    SELECT m.hour, ct.tag_id, m.conversation_channel_id AS channel_id, 1 AS a, 0 AS b
     FROM {_INBOUND}
     JOIN inbox_conversationtag ct ON ct.conversation_id = m.conversation_id
   UNION ALL
-    SELECT h.hour, ct.tag_id, f.channel_id, 0, 1
-    FROM hours h JOIN inbox_cyclefact f ON {_IN_HOUR.format(column="f.started_at")}
+    SELECT date_trunc('hour', f.started_at), ct.tag_id, f.channel_id, 0, 1
+    FROM ranges r JOIN inbox_cyclefact f ON {_IN_HOURS.format(column="f.started_at")}
     JOIN inbox_conversationtag ct ON ct.conversation_id = f.conversation_id
 ) AS parts
 GROUP BY hour, tag_id, channel_id
@@ -461,15 +538,39 @@ def _rollups_rebuild(hours: Collection[datetime]) -> None:
     """Rebuild these whole UTC hours of MetricsHour, MetricsAgentHour and MetricsTagHour."""
     if not hours:
         return
-    hour_list = sorted(hours)
-    params: dict[str, Any] = {"hours": hour_list}
+    hour_list = sorted({_hour(hour) for hour in hours})
+    ranges = _hour_ranges(hour_list)
+    params: dict[str, Any] = {
+        "hours": hour_list,
+        "starts": [start for start, _end in ranges],
+        "ends": [end for _start, end in ranges],
+    }
     with connection.cursor() as cursor:
         # These statements are cheap but look expensive to the planner (a range join over
         # an array of hours); JIT compiling them would cost more than running them.
         cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL timezone = 'UTC'")
         for table, insert_sql in _ROLLUPS:
             cursor.execute(f"DELETE FROM {table} WHERE hour = ANY(%s)", [hour_list])  # noqa: S608
             cursor.execute(insert_sql, params)
+
+
+# Hours less than this apart share a range (the hours between are scanned and left out).
+_RANGE_GAP = timedelta(hours=12)
+
+
+def _hour_ranges(hour_list: list[datetime]) -> list[tuple[datetime, datetime]]:
+    """Sorted whole hours as [start, end) ranges of nearby hours."""
+    ranges: list[list[datetime]] = []
+    for hour in hour_list:
+        if ranges and hour - ranges[-1][1] <= _RANGE_GAP:
+            ranges[-1][1] = hour + _ONE_HOUR
+        else:
+            ranges.append([hour, hour + _ONE_HOUR])
+    return [(start, end) for start, end in ranges]
+
+
+_ONE_HOUR = timedelta(hours=1)
 
 
 def _rollup_hours_present() -> set[datetime]:

@@ -214,10 +214,16 @@ TERMS_VERSION = 1
 # How long a day's fingerprint is remembered; a forgotten one only costs a recount.
 _FINGERPRINT_SECONDS = 100 * 86400
 
+# A LATERAL subquery per day and channel: each a range scan of message_dashboard_idx
+# (channel, direction, sent_at); joined plainly on the day's range the planner scans every
+# citizen message once per day (2.5 s for 45 days at a million messages, 0.1 s this way).
+# OFFSET 0 keeps it from flattening the subquery back into that plan.
 _DAYS_SQL = (
     "FROM unnest(%s::date[], %s::timestamptz[], %s::timestamptz[]) AS d(day, starts, ends)"
-    " JOIN inbox_message m ON m.direction = 'inbound'"
-    "  AND m.sent_at >= d.starts AND m.sent_at < d.ends"
+    " CROSS JOIN channels_channel ch"
+    " {join} LATERAL (SELECT m.id, m.text, m.author_contact_id FROM inbox_message m"
+    "  WHERE m.channel_id = ch.id AND m.direction = 'inbound'"
+    "  AND m.sent_at >= d.starts AND m.sent_at < d.ends OFFSET 0) m {on}"
 )
 
 
@@ -258,7 +264,7 @@ def term_days_rebuild(days: Collection[date]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT d.day, count(m.id), coalesce(sum(m.id), 0) "
-            + _DAYS_SQL.replace("JOIN inbox_message", "LEFT JOIN inbox_message")
+            + _DAYS_SQL.format(join="LEFT JOIN", on="ON true")
             + " GROUP BY d.day",
             arguments,
         )
@@ -282,7 +288,8 @@ def term_days_rebuild(days: Collection[date]) -> None:
     texts: dict[date, list[tuple[str, int | None]]] = defaultdict(list)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT d.day, m.text, m.author_contact_id " + _DAYS_SQL,
+            "SELECT d.day, m.text, m.author_contact_id "
+            + _DAYS_SQL.format(join="CROSS JOIN", on=""),
             [changed, [start for start, _e in changed_bounds], [e for _s, e in changed_bounds]],
         )
         for day, text, author_id in cursor.fetchall():

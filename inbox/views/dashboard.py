@@ -238,7 +238,7 @@ def _dashboard_context(query: MetricsQuery) -> dict[str, Any]:
             for cells, row in zip(displayed["breaches"].rows, tables["breaches"].rows, strict=True)
         ],
         "now": metrics_selectors.dashboard_now(query),
-        "pending_changes": metrics_pending_changes(),
+        "pending_changes": metrics_pending_changes(at_most=1),
         "channels": channels_with_health(),
         "service_norms_url": _optional_url("inbox:service_norms"),
         "topics_url": _optional_url("inbox:topics"),

@@ -26,10 +26,13 @@ from inbox.metrics.working_time import WorkingCalendar
 from inbox.models import (
     AuditEvent,
     CareCycle,
+    Contact,
     Conversation,
     ConversationTag,
     Message,
     MetricsDirtyConversation,
+    Note,
+    NoteMention,
 )
 from inbox.services import (
     conversation_mark_pending,
@@ -81,6 +84,28 @@ def _generate(channel, mastodon_channel, agent, second_agent, teams, *, seed=3, 
 @pytest.fixture
 def history(channel, mastodon_channel, agent, second_agent, teams):
     return _generate(channel, mastodon_channel, agent, second_agent, teams)
+
+
+def _generate_sized(channel, mastodon_channel, agent, second_agent, teams, *, seed=5):
+    """A small history of the benchmark's kind: sizes asked, notes with mentions."""
+    return generate_history(
+        channels=[channel, mastodon_channel],
+        agents=[agent.user, second_agent.user],
+        teams=teams,
+        days=DAYS,
+        seed=seed,
+        end=END,
+        conversations=600,
+        messages=1500,
+        contacts=240,
+        note_share=0.3,
+        note_mentions=True,
+    )
+
+
+@pytest.fixture
+def sized_history(channel, mastodon_channel, agent, second_agent, teams):
+    return _generate_sized(channel, mastodon_channel, agent, second_agent, teams)
 
 
 def _threads():
@@ -383,3 +408,73 @@ def test_the_demo_gets_its_month_of_history_once(settings):
     assert authors == {"anouk", "bram"}
     teams = set(Conversation.objects.values_list("team__name", flat=True))
     assert {"Algemeen", "Afval & Reiniging", "Burgerzaken", "Parkeren"} <= teams
+
+
+def test_it_writes_exactly_the_asked_conversations_and_contacts_and_about_the_messages(
+    sized_history,
+):
+    assert sized_history.conversations == Conversation.objects.count() == 600
+    # A channel's first conversation always brings a new citizen: at most one more each.
+    assert 240 <= Contact.objects.count() == sized_history.contacts <= 242
+    assert Message.objects.count() == sized_history.messages
+    assert abs(sized_history.messages - 1500) <= 15  # ±1 %
+    assert Message.objects.filter(sent_at__gt=END).count() == 0
+    assert Message.objects.filter(sent_at__lt=END - timedelta(days=DAYS)).count() == 0
+    # Citizens come back: conversations per contact.
+    per_contact = Counter(Conversation.objects.values_list("contact_id", flat=True))
+    assert max(per_contact.values()) > 1
+
+
+def test_notes_are_written_as_note_create_leaves_them(sized_history, teams):
+    notes = list(Note.objects.select_related("conversation"))
+    assert len(notes) == sized_history.notes > 0
+    assert 0.15 * 600 < len({note.conversation_id for note in notes}) < 0.45 * 600
+    events = {
+        event.data["note_id"]: event for event in AuditEvent.objects.filter(action="note.created")
+    }
+    assert len(events) == len(notes)
+    mentions = defaultdict(set)
+    for mention in NoteMention.objects.all():
+        mentions[mention.note_id].add(mention.user_id)
+    assert sum(len(users) for users in mentions.values()) == sized_history.mentions > 0
+    members = defaultdict(set)
+    for team in teams:
+        members[team.pk] = set(team.memberships.values_list("user_id", flat=True))
+    for note in notes:
+        conversation = note.conversation
+        assert note.author_id == conversation.assignee_id
+        assert conversation.first_inbound_at <= note.created_at <= END
+        event = events[note.id]
+        assert event.conversation_id == conversation.id
+        assert event.actor_id == note.author_id
+        assert event.created_at == note.created_at
+        assert set(event.data["mentioned_ids"]) == mentions.get(note.id, set())
+        for user_id in mentions.get(note.id, set()):
+            # A colleague of the conversation's team, named in the text, never the author.
+            assert user_id != note.author_id
+            assert user_id in members[conversation.team_id]
+            assert "@" in note.text
+    unread = NoteMention.objects.filter(read_at__isnull=True)
+    assert all(mention.note.created_at > END - timedelta(days=3) for mention in unread)
+
+
+def test_the_same_seed_writes_the_same_sized_history_and_another_seed_another(
+    sized_history, channel, mastodon_channel, agent, second_agent, teams
+):
+    def rows():
+        return (
+            list(Message.objects.order_by("sent_at", "id").values_list("sent_at", "text")),
+            list(Note.objects.order_by("created_at", "id").values_list("created_at", "text")),
+        )
+
+    first = rows()
+    Conversation.objects.all().delete()
+    Contact.objects.all().delete()
+    again = _generate_sized(channel, mastodon_channel, agent, second_agent, teams)
+    assert again == sized_history
+    assert rows() == first
+
+    Conversation.objects.all().delete()
+    other = _generate_sized(channel, mastodon_channel, agent, second_agent, teams, seed=6)
+    assert other.conversations == 600
+    assert rows() != first

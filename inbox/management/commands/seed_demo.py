@@ -149,6 +149,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force", action="store_true", help="Also when DEBUG is off (never in production)."
         )
+        parser.add_argument(
+            "--no-history",
+            action="store_true",
+            help="Without the month of past conversations (the benchmark writes its own).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG and not options["force"]:
@@ -208,7 +213,8 @@ class Command(BaseCommand):
         for name, keywords in DEMO_TOPICS:
             if not Topic.objects.filter(name__iexact=name).exists():
                 topic_create(actor=team_lead, name=name, keywords=keywords)
-        self._seed_history([name for _kind, name, _account, _credentials in demo_channels])
+        if not options["no_history"]:
+            self._seed_history([name for _kind, name, _account, _credentials in demo_channels])
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, first_name, _last_name, role in DEMO_STAFF:
             self.stdout.write(f"  {username:<6} {first_name} ({DEMO_ROLE_LABELS[role]})")

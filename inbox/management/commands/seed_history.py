@@ -29,6 +29,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--per-day", type=int, default=100, help="Messages a day on average (in and out)."
         )
+        parser.add_argument(
+            "--conversations",
+            type=int,
+            help="Exactly this many conversations (then --messages sets the messages).",
+        )
+        parser.add_argument("--messages", type=int, help="About this many messages in all.")
+        parser.add_argument("--contacts", type=int, help="Exactly this many new citizens.")
+        parser.add_argument(
+            "--notes", type=float, default=0.0, help="Share of conversations with a note (0-1)."
+        )
+        parser.add_argument(
+            "--mentions", action="store_true", help="Some notes @mention a team colleague."
+        )
         parser.add_argument("--seed", type=int, default=1, help="The same seed, the same rows.")
         parser.add_argument(
             "--force",
@@ -64,10 +77,16 @@ class Command(BaseCommand):
             days=options["days"],
             messages_per_day=options["per_day"],
             seed=options["seed"],
+            conversations=options["conversations"],
+            messages=options["messages"],
+            contacts=options["contacts"],
+            note_share=options["notes"],
+            note_mentions=options["mentions"],
         )
         self.stdout.write(
             f"History of {options['days']} days: {result.conversations} conversations, "
             f"{result.messages} messages ({result.inbound_messages} from citizens, "
-            f"{result.replies} replies) in {time.perf_counter() - started:.1f} s. "
+            f"{result.replies} replies), {result.contacts} new contacts, {result.notes} notes "
+            f"in {time.perf_counter() - started:.1f} s. "
             "The metrics refresh builds the dashboard's figures from them."
         )
