@@ -595,7 +595,14 @@ def run(ctx: BenchContext) -> SectionResult:
     clients = _clients({agent, team_lead})
     chosen = time.monotonic()
     try:
-        samples, trivial = measure(pages, clients, check_stop=ctx.check_stop)
+        # A smaller dataset gets fewer samples (at least MIN_SAMPLES): a quick run's figures
+        # only prove that every page answers; the full run's need a p99.
+        samples, trivial = measure(
+            pages,
+            clients,
+            max_samples=max(MIN_SAMPLES, round(MAX_SAMPLES * min(ctx.scale, 1.0))),
+            check_stop=ctx.check_stop,
+        )
     except PageFailed as error:
         result.problems.append(str(error))
         return result

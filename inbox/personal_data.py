@@ -226,12 +226,17 @@ class Allowed:
 
 NOTHING_ALLOWED: Final = Allowed()
 
+# Every pattern of PATTERNS needs an ASCII digit or an "@": a text with neither holds none.
+_MAY_HOLD_PERSONAL_DATA: Final = re.compile(r"[0-9@]")
+
 
 def find_personal_data(text: str, *, allowed: Allowed = NOTHING_ALLOWED) -> list[Finding]:
     """Every stretch of `text` that looks like personal data, in text order. Overlapping
     candidates are resolved in KINDS order; nothing inside a URL counts, nor the
     municipality's own public contact details in `allowed` (inbox/guards.py passes them
     from settings.WEBCARE_PUBLIC_CONTACT_DETAILS)."""
+    if not _MAY_HOLD_PERSONAL_DATA.search(text):
+        return []  # most citizens' messages: no pattern can match, skip the eight scans
     taken: list[tuple[int, int]] = [match.span() for match in URL_PATTERN.finditer(text)]
     findings: list[Finding] = []
     for kind in KINDS:
