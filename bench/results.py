@@ -107,8 +107,8 @@ def _verdict(met: bool | None) -> str:
 
 def markdown_table(sections: Iterable[SectionResult]) -> str:
     rows = [
-        "| Measure | Figure | Baseline (same run) | Ratio | Target | Met | Queries |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| Measure | Figure | Baseline (same run) | Ratio | Target | Met | Queries | Note |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for section in sections:
         for figure in section.figures:
@@ -129,6 +129,7 @@ def markdown_table(sections: Iterable[SectionResult]) -> str:
                         figure.target or "–",
                         _verdict(figure.met),
                         "–" if figure.queries is None else str(figure.queries),
+                        figure.note.replace("|", "/") or "–",
                     ]
                 )
                 + " |"

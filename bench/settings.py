@@ -16,7 +16,7 @@ from webcare.settings import STORAGES
 
 # WhiteNoise warns, in every process, that collectstatic's directory does not exist: nothing
 # is served from it here.
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at")
 
 ROOT_URLCONF = "bench.urls"
 STORAGES = {
