@@ -42,8 +42,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.databases import (
+    DatabaseRefused,
+    database_exists,
+    database_name,
+    database_url_for,
+    drop_database,
+    replace_database,
+)
 from bench.load.report import machine_description
-from bench.load.runner import database_name, database_url_for
 from bench.results import SectionResult, markdown_table
 from webcare.devservices import (
     BASE_DIR,
@@ -51,7 +58,6 @@ from webcare.devservices import (
     Supervisor,
     free_port,
     handling_signals,
-    psycopg2_connect_kwargs,
     wait_until_healthy,
 )
 
@@ -316,19 +322,7 @@ def _environment(database_url: str, redis_url: str, namespace: str) -> dict[str,
     return env
 
 
-def _maintenance_connection(configured_database_url: str) -> Any:
-    import psycopg2
-
-    url = database_url_for(configured_database_url, "postgres")
-    connection = psycopg2.connect(**psycopg2_connect_kwargs(url))
-    connection.autocommit = True
-    return connection
-
-
 def prepare_database(context: BenchContext) -> None:
-    import psycopg2
-    from psycopg2 import sql
-
     arguments = context.arguments
     if arguments.database == database_name(context.configured_database_url):
         raise SetupFailed(
@@ -336,48 +330,15 @@ def prepare_database(context: BenchContext) -> None:
             "the benchmark needs one of its own."
         )
     try:
-        connection = _maintenance_connection(context.configured_database_url)
-    except psycopg2.Error as error:
-        raise SetupFailed(f"cannot reach the PostgreSQL of DATABASE_URL: {error}") from error
-    try:
-        with connection.cursor() as cursor:
-            name = sql.Identifier(arguments.database)
-            if arguments.reuse:
-                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [arguments.database])
-                if cursor.fetchone() is None:
-                    raise SetupFailed(f"--reuse: there is no database {arguments.database}")
-                return
-            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-            if arguments.from_template:
-                cursor.execute(
-                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                        name, sql.Identifier(arguments.from_template)
-                    )
-                )
-            else:
-                cursor.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    except psycopg2.Error as error:
-        raise SetupFailed(
-            f"cannot create the database {arguments.database} (the benchmark needs CREATEDB "
-            f"on the server of DATABASE_URL): {error}"
-        ) from error
-    finally:
-        connection.close()
-
-
-def drop_database(context: BenchContext) -> None:
-    from psycopg2 import sql
-
-    connection = _maintenance_connection(context.configured_database_url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(context.arguments.database)
-                )
-            )
-    finally:
-        connection.close()
+        if arguments.reuse:
+            if not database_exists(context.configured_database_url, arguments.database):
+                raise SetupFailed(f"--reuse: there is no database {arguments.database}")
+            return
+        replace_database(
+            context.configured_database_url, arguments.database, template=arguments.from_template
+        )
+    except DatabaseRefused as error:
+        raise SetupFailed(str(error)) from error
 
 
 def _forget_redis_keys(context: BenchContext) -> None:
@@ -572,7 +533,7 @@ def _clean_up(context: BenchContext, *, prepared: bool, keep_logs: bool) -> None
     connections.close_all()
     if prepared and not (context.arguments.keep or context.arguments.reuse):
         try:
-            drop_database(context)
+            drop_database(context.configured_database_url, context.arguments.database)
         except Exception as error:  # report, and go on cleaning
             print(f"warning: dropping {context.arguments.database} failed: {error}")
     elif prepared:

@@ -36,8 +36,13 @@ from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
 
+from bench.databases import (
+    DatabaseRefused,
+    database_url_for,
+    drop_database,
+    replace_database,
+)
 from bench.load import report as load_report
 from webcare.devservices import (
     BASE_DIR,
@@ -135,17 +140,6 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if arguments.spawn_rate > arguments.agents:
         arguments.spawn_rate = float(arguments.agents)
     return arguments
-
-
-def database_url_for(url: str, database: str) -> str:
-    """The same server and credentials as `url`, another database (works for the embedded
-    server's socket URL, whose directory is in the query, too)."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + database))
-
-
-def database_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
 
 
 class LoadRun:
@@ -275,56 +269,15 @@ class LoadRun:
 
     # --- database --------------------------------------------------------------------------
 
-    def _maintenance_connection(self) -> Any:
-        import psycopg2
-
-        url = database_url_for(self.configured_database_url, "postgres")
-        connection = psycopg2.connect(**psycopg2_connect_kwargs(url))
-        connection.autocommit = True
-        return connection
-
     def create_database(self) -> None:
-        from psycopg2 import sql
-
-        if self.arguments.database == database_name(self.configured_database_url):
-            raise SetupFailed(
-                f"--database {self.arguments.database} is the configured DATABASE_URL's own "
-                "database; the load test needs one of its own."
-            )
-        import psycopg2
-
         try:
-            connection = self._maintenance_connection()
-        except psycopg2.Error as error:
-            raise SetupFailed(f"cannot reach the PostgreSQL of DATABASE_URL: {error}") from error
-        try:
-            with connection.cursor() as cursor:
-                name = sql.Identifier(self.arguments.database)
-                # Left over from a run with --keep, or one that was killed.
-                cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-                cursor.execute(sql.SQL("CREATE DATABASE {}").format(name))
-                self.database_created = True
-        except psycopg2.Error as error:
-            raise SetupFailed(
-                f"cannot create the database {self.arguments.database} (the load test needs "
-                f"CREATEDB on the server of DATABASE_URL): {error}"
-            ) from error
-        finally:
-            connection.close()
+            replace_database(self.configured_database_url, self.arguments.database)
+        except DatabaseRefused as error:
+            raise SetupFailed(str(error)) from error
+        self.database_created = True
 
     def drop_database(self) -> None:
-        from psycopg2 import sql
-
-        connection = self._maintenance_connection()
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(self.arguments.database)
-                    )
-                )
-        finally:
-            connection.close()
+        drop_database(self.configured_database_url, self.arguments.database)
 
     def _load_connection(self) -> Any:
         import psycopg2

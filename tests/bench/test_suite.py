@@ -149,3 +149,6 @@ def test_the_configured_database_is_never_the_benchmarks() -> None:
     )
     with pytest.raises(SetupFailed, match="needs one of its own"):
         prepare_database(context)
+    arguments.reuse = True  # not even to read it
+    with pytest.raises(SetupFailed, match="needs one of its own"):
+        prepare_database(context)

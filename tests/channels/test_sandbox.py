@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from channels.sandbox import (
 from channels.sandbox.generator import AUTHORS, MessageGenerator
 from channels.sandbox.server import redacted
 from channels.tweet_text import weighted_length
+from tests.channels import sandbox_fixtures
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BEARER = {"Authorization": f"Bearer {DEMO_CREDENTIALS['bearer_token']}"}
@@ -39,6 +39,10 @@ OWN_TWEETS = f"/2/users/{DEMO_ACCOUNT_ID}/tweets"
 CONNECTOR_TWEET_FIELDS = (
     "created_at,conversation_id,in_reply_to_user_id,referenced_tweets,author_id,lang"
 )
+
+# A fresh sandbox server per test, not the suite's shared one (tests/conftest.py).
+sandbox = sandbox_fixtures.sandbox
+http = sandbox_fixtures.http
 
 
 def user_auth(
@@ -52,19 +56,6 @@ def user_auth(
         access_token,
         DEMO_CREDENTIALS["access_token_secret"],
     )
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(seed=1).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
 
 
 def get_json(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -15,22 +14,14 @@ from channels.sandbox import DEMO_ACCOUNT_ID, DEMO_CREDENTIALS, SandboxServer
 from channels.sandbox.faults import RATE_LIMITS
 from channels.sandbox.generator import CRISIS_HASHTAGS
 from channels.tweet_text import MAX_TWEET_LENGTH, weighted_length
+from tests.channels import sandbox_fixtures
 
 BEARER = {"Authorization": f"Bearer {DEMO_CREDENTIALS['bearer_token']}"}
 MENTIONS = f"/2/users/{DEMO_ACCOUNT_ID}/mentions"
 
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(seed=1).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
+# A fresh sandbox server per test, not the suite's shared one (tests/conftest.py).
+sandbox = sandbox_fixtures.sandbox
+http = sandbox_fixtures.http
 
 
 def start_burst(http: requests.Session, sandbox: SandboxServer, **request: Any) -> dict:

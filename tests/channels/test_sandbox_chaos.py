@@ -6,7 +6,6 @@ No database: the sandbox runs in this process, the requests go over HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,24 +13,16 @@ import requests
 
 from channels.sandbox import DEMO_ACCOUNT_ID, DEMO_CREDENTIALS, SandboxServer
 from channels.sandbox.accounts import MASTODON_CREDENTIALS
+from tests.channels import sandbox_fixtures
 
 BEARER = {"Authorization": f"Bearer {DEMO_CREDENTIALS['bearer_token']}"}
 MASTODON = {"Authorization": f"Bearer {MASTODON_CREDENTIALS['access_token']}"}
 MENTIONS = f"/2/users/{DEMO_ACCOUNT_ID}/mentions"
 NOTIFICATIONS = "/api/v1/notifications"
 
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(seed=1).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
+# A fresh sandbox server per test, not the suite's shared one (tests/conftest.py).
+sandbox = sandbox_fixtures.sandbox
+http = sandbox_fixtures.http
 
 
 def mention_ids(http: requests.Session, sandbox: SandboxServer, **params: str) -> list[str]:

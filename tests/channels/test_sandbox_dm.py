@@ -6,22 +6,25 @@ No Django and no database: run with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 import tweepy
 from requests_oauthlib import OAuth1
 
 from channels.sandbox import DEMO_ACCOUNT_ID, DEMO_CREDENTIALS, SandboxServer
 from channels.sandbox.generator import MessageGenerator
+from tests.channels import sandbox_fixtures
 
 BEARER = {"Authorization": f"Bearer {DEMO_CREDENTIALS['bearer_token']}"}
 DM_EVENTS = "/2/dm_events"
 ALL_FIELDS = "id,text,event_type,created_at,sender_id,dm_conversation_id"
+
+# A fresh sandbox server per test, not the suite's shared one (tests/conftest.py).
+sandbox = sandbox_fixtures.sandbox
+http = sandbox_fixtures.http
 
 
 def user_auth() -> OAuth1:
@@ -31,19 +34,6 @@ def user_auth() -> OAuth1:
         DEMO_CREDENTIALS["access_token"],
         DEMO_CREDENTIALS["access_token_secret"],
     )
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(seed=1).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
 
 
 def dm_events(http: requests.Session, sandbox: SandboxServer, **params: Any) -> dict[str, Any]:

@@ -9,16 +9,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from channels.sandbox import SandboxServer
 from channels.sandbox.graph_api import FACEBOOK_CREDENTIALS, FACEBOOK_PAGE_ID, parse_fields
+from tests.channels import sandbox_fixtures
 
 TOKEN = FACEBOOK_CREDENTIALS["access_token"]
 PROOF = hmac.new(
@@ -26,12 +25,8 @@ PROOF = hmac.new(
 ).hexdigest()
 AUTH = {"access_token": TOKEN, "appsecret_proof": PROOF}
 
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(seed=1).start()
-    yield server
-    server.stop()
+# A fresh sandbox server per test, not the suite's shared one (tests/conftest.py).
+sandbox = sandbox_fixtures.sandbox
 
 
 def get(sandbox: SandboxServer, path: str, **params: Any) -> requests.Response:

@@ -7,31 +7,21 @@ No Django and no database: run with
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from channels.sandbox import SandboxServer
 from channels.sandbox.accounts import MASTODON_ACCOUNT_ID, MASTODON_CREDENTIALS
+from tests.channels import sandbox_fixtures
 
 TOKEN = {"Authorization": f"Bearer {MASTODON_CREDENTIALS['access_token']}"}
 
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(seed=1).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
+# A fresh sandbox server per test, not the suite's shared one (tests/conftest.py).
+sandbox = sandbox_fixtures.sandbox
+http = sandbox_fixtures.http
 
 
 def get(http: requests.Session, sandbox: SandboxServer, path: str, **params: Any) -> Any:
