@@ -50,6 +50,7 @@ from bench.databases import (
     drop_database,
     replace_database,
 )
+from bench.environment import production_environment
 from bench.load.report import machine_description
 from bench.results import SectionResult, markdown_table
 from webcare.devservices import (
@@ -286,42 +287,6 @@ class BenchContext:
 # --- the run ---------------------------------------------------------------------------
 
 
-def _environment(database_url: str, redis_url: str, namespace: str) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("SECRET_KEY_FILE", "DATABASE_URL_FILE", "REDIS_URL_FILE"):
-        env.pop(name, None)
-    env.update(
-        {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            # Production: DEBUG off, a strong key of this run only, warnings and errors only.
-            "WEBCARE_ENV": "production",
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            # Fixed, so that a kept dataset (--from-template) can still read the sandbox
-            # channels' credentials under the next run's SECRET_KEY. They only unlock the
-            # sandbox platform.
-            "CREDENTIALS_KEY": "webcare-bench-credentials-key-not-secret",
-            "LOG_LEVEL": "WARNING",
-            # …over plain http on loopback: no TLS proxy, so the https-only defaults are off.
-            "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-            "SECURE_COOKIES": "0",
-            "SECURE_SSL_REDIRECT": "0",
-            "SECURE_HSTS_SECONDS": "0",
-            "BEHIND_TLS_PROXY": "0",
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            # Nothing shared with a `make run` on the same Redis: its own queue and keys.
-            "CELERY_QUEUE": namespace,
-            "CACHE_KEY_PREFIX": namespace,
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": os.pathsep.join(
-                [str(BASE_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
-            ),
-        }
-    )
-    return env
-
-
 def prepare_database(context: BenchContext) -> None:
     arguments = context.arguments
     if arguments.database == database_name(context.configured_database_url):
@@ -487,7 +452,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop=StopRequest(),
         namespace=namespace,
     )
-    context.env = _environment(database_url, redis_url, namespace)
+    context.env = production_environment(
+        database_url=database_url,
+        redis_url=redis_url,
+        namespace=namespace,
+        settings_module="bench.settings",
+        # The test client's host, for the in-process sections.
+        ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
+        # Fixed, so that a kept dataset (--from-template) can still read the sandbox
+        # channels' credentials under the next run's SECRET_KEY. They only unlock the sandbox.
+        CREDENTIALS_KEY="webcare-bench-credentials-key-not-secret",
+    )
     # This process is the first of the run's Django processes: the same settings.
     os.environ.clear()
     os.environ.update(context.env)

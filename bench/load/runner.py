@@ -43,6 +43,7 @@ from bench.databases import (
     drop_database,
     replace_database,
 )
+from bench.environment import production_environment
 from bench.load import report as load_report
 from webcare.devservices import (
     BASE_DIR,
@@ -167,40 +168,15 @@ class LoadRun:
         return f"http://127.0.0.1:{self.web_port}"
 
     def _environment(self) -> dict[str, str]:
-        env = dict(os.environ)
-        for name in ("SECRET_KEY_FILE", "DATABASE_URL_FILE", "REDIS_URL_FILE"):
-            env.pop(name, None)
-        env.update(
-            {
-                "DATABASE_URL": self.database_url,
-                "REDIS_URL": self.redis_url,
-                # Production: DEBUG off, a strong key of this run only, JSON logs (warnings
-                # and errors only, into the run's log file).
-                "WEBCARE_ENV": "production",
-                "DEBUG": "0",
-                "SECRET_KEY": secrets.token_urlsafe(50),
-                "LOG_LEVEL": "WARNING",
-                # …over plain http on loopback: no TLS proxy, so the https-only defaults
-                # (redirect, HSTS, secure cookies, the proxy header) are switched off.
-                "ALLOWED_HOSTS": "127.0.0.1",
-                "SECURE_COOKIES": "0",
-                "SECURE_SSL_REDIRECT": "0",
-                "SECURE_HSTS_SECONDS": "0",
-                "BEHIND_TLS_PROXY": "0",
-                "DJANGO_SETTINGS_MODULE": "bench.load.settings",
-                "LOAD_STATIC_ROOT": str(self.workdir / "static"),
-                # seed_demo points the demo channels at this port.
-                "SANDBOX_PORT": str(self.sandbox_port),
-                # Nothing shared with a `make run` on the same Redis: its own queue and keys.
-                "CELERY_QUEUE": self.namespace,
-                "CACHE_KEY_PREFIX": self.namespace,
-                "PYTHONUNBUFFERED": "1",
-                "PYTHONPATH": os.pathsep.join(
-                    [str(BASE_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
-                ),
-            }
+        return production_environment(
+            database_url=self.database_url,
+            redis_url=self.redis_url,
+            namespace=self.namespace,
+            settings_module="bench.load.settings",
+            LOAD_STATIC_ROOT=str(self.workdir / "static"),
+            # seed_demo points the demo channels at this port.
+            SANDBOX_PORT=str(self.sandbox_port),
         )
-        return env
 
     # --- the whole run -------------------------------------------------------------------
 

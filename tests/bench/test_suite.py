@@ -152,3 +152,23 @@ def test_the_configured_database_is_never_the_benchmarks() -> None:
     arguments.reuse = True  # not even to read it
     with pytest.raises(SetupFailed, match="needs one of its own"):
         prepare_database(context)
+
+
+def test_children_run_with_production_settings_on_the_benchmarks_own_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench.environment import production_environment
+
+    monkeypatch.setenv("SECRET_KEY_FILE", "/run/secrets/key")
+    env = production_environment(
+        database_url="postgres://u@h/webcare_bench",
+        redis_url="redis://h/0",
+        namespace="webcare-bench-1",
+        settings_module="bench.settings",
+        ALLOWED_HOSTS="testserver",
+    )
+    assert "SECRET_KEY_FILE" not in env  # NAME and NAME_FILE together are refused
+    assert (env["DEBUG"], env["WEBCARE_ENV"]) == ("0", "production")
+    assert env["CELERY_QUEUE"] == env["CACHE_KEY_PREFIX"] == "webcare-bench-1"
+    assert env["ALLOWED_HOSTS"] == "testserver"  # a caller's value wins
+    assert len(env["SECRET_KEY"]) > 50
